@@ -1,0 +1,39 @@
+mod doctor;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run frozen EfficientNet backbones once per image and cache pooled features in Parquet.
+#[derive(Parser, Debug)]
+#[command(name = "extract", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Count a dataset's images per split and class, and list the files that cannot be used.
+    Scan(scan::Args),
+    /// Show the libtorch this binary loaded: version, CUDA, cuDNN, devices, threads.
+    Doctor(doctor::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Doctor(args) => doctor::run(args),
+    }
+}
+
+/// `RUST_LOG` controls verbosity (default: warnings), logs go to stderr.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,78 @@
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+/// Refuse images whose pixel count exceeds this before decoding a single pixel
+/// (decompression bombs: a 100-byte PNG header can claim 30000×30000).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    pub max_pixels: u64,
+}
+
+impl Default for DecodeLimits {
+    /// PIL's own bomb threshold (2 × `Image.MAX_IMAGE_PIXELS`), about 179 megapixels.
+    fn default() -> Self {
+        DecodeLimits {
+            max_pixels: 178_956_970,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("empty file (0 bytes)")]
+    Empty,
+    #[error("not an image (content matches no known image format)")]
+    NotAnImage,
+    #[error("unsupported image format: {0}")]
+    Unsupported(String),
+    #[error(
+        "{width}×{height} = {pixels} pixels exceeds the limit of {limit} (decompression bomb?)"
+    )]
+    TooLarge {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+    #[error("cannot decode {format}: {reason}")]
+    Corrupt { format: String, reason: String },
+}
+
+/// Decodes any supported image to 8-bit RGB with its EXIF orientation applied.
+/// Grayscale, palette, alpha (dropped, as PIL's `convert("RGB")` does), CMYK and
+/// 16-bit inputs all end as RGB8.
+pub fn decode_rgb(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| DecodeError::NotAnImage)?;
+    let format = reader.format().ok_or(DecodeError::NotAnImage)?;
+    let format_name = format!("{format:?}").to_lowercase();
+    if !format.reading_enabled() {
+        return Err(DecodeError::Unsupported(format_name));
+    }
+    let corrupt = |error: image::ImageError| DecodeError::Corrupt {
+        format: format_name.clone(),
+        reason: error.to_string(),
+    };
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}

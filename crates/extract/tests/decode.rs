@@ -1,0 +1,163 @@
+//! Every awkward image kind decodes to the RGB that PIL gives, orientation applied;
+//! bad files are refused with the reason.
+
+use extract::preprocess::{
+    center_crop_offset, decode_rgb, resized_shorter_side, DecodeError, DecodeLimits,
+};
+
+#[test]
+fn odd_kinds_decode_like_pil() {
+    let Some(python) = testkit::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/odd_images.py");
+    let manifest: serde_json::Value = serde_json::from_str(&testkit::run_python(
+        &python,
+        &script,
+        &[dir.path().to_str().unwrap()],
+    ))
+    .unwrap();
+    let entries = manifest.as_array().unwrap();
+    assert!(entries.len() >= 12);
+    for entry in entries {
+        let name = entry["name"].as_str().unwrap();
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        let ours =
+            decode_rgb(&bytes, DecodeLimits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (width, height) = (
+            entry["width"].as_u64().unwrap() as u32,
+            entry["height"].as_u64().unwrap() as u32,
+        );
+        assert_eq!(
+            ours.dimensions(),
+            (width, height),
+            "{name}: orientation or size differs from PIL"
+        );
+        let reference = std::fs::read(dir.path().join(format!("{name}.rgb"))).unwrap();
+        let worst = ours
+            .as_raw()
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        // Lossless formats must match exactly; JPEG decoders differ by IDCT
+        // rounding; CMYK→RGB and 16→8 bit conversions round differently.
+        let tolerance = match name {
+            "cmyk.jpg" => 4,
+            n if n.ends_with(".jpg") => 3,
+            "rgb16.png" => 1,
+            _ => 0,
+        };
+        assert!(
+            worst <= tolerance,
+            "{name} ({}): differs from PIL by {worst} levels",
+            entry["mode"]
+        );
+    }
+}
+
+/// A tiny PNG whose header claims `width × height`.
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut body = b"IHDR".to_vec();
+    body.extend_from_slice(&width.to_be_bytes());
+    body.extend_from_slice(&height.to_be_bytes());
+    body.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind_and_data: &[u8]| {
+        png.extend_from_slice(&(kind_and_data.len() as u32 - 4).to_be_bytes());
+        png.extend_from_slice(kind_and_data);
+        png.extend_from_slice(&crc32(kind_and_data).to_be_bytes());
+    };
+    chunk(&body);
+    // An empty zlib stream: a few bytes of "pixel data" behind a huge claim.
+    chunk(b"IDAT\x78\x01\x01\x00\x00\xff\xff\x00\x00\x00\x01");
+    chunk(b"IEND");
+    png
+}
+
+#[test]
+fn bad_inputs_are_refused_with_the_reason() {
+    assert_eq!(
+        decode_rgb(b"", DecodeLimits::default()),
+        Err(DecodeError::Empty)
+    );
+    assert_eq!(
+        decode_rgb(b"plain text, not pixels", DecodeLimits::default()),
+        Err(DecodeError::NotAnImage)
+    );
+    let bomb = decode_rgb(&png_header(30_000, 30_000), DecodeLimits::default()).unwrap_err();
+    assert!(
+        matches!(
+            bomb,
+            DecodeError::TooLarge {
+                width: 30_000,
+                height: 30_000,
+                ..
+            }
+        ),
+        "{bomb}"
+    );
+    assert!(bomb
+        .to_string()
+        .contains("900000000 pixels exceeds the limit"));
+
+    let mut jpeg = Vec::new();
+    image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 7]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let truncated = decode_rgb(&jpeg[..jpeg.len() / 3], DecodeLimits::default());
+    // A truncated baseline JPEG is either refused or decoded with grey fill, as
+    // libjpeg does; it must never panic. Ours refuses it.
+    assert!(
+        matches!(truncated, Err(DecodeError::Corrupt { .. })),
+        "{truncated:?}"
+    );
+    let small_limit = decode_rgb(&jpeg, DecodeLimits { max_pixels: 1000 }).unwrap_err();
+    assert!(matches!(
+        small_limit,
+        DecodeError::TooLarge {
+            pixels: 4096,
+            limit: 1000,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn torchvision_resize_and_crop_arithmetic() {
+    // Resize(size) truncates the longer side: int(256 * 500 / 375) = 341.
+    assert_eq!(resized_shorter_side(500, 375, 256), (341, 256));
+    assert_eq!(resized_shorter_side(375, 500, 256), (256, 341));
+    assert_eq!(resized_shorter_side(300, 300, 224), (224, 224));
+    // CenterCrop uses int(round((full - crop) / 2)) with round-half-to-even.
+    let python_round = |full: u32, crop: u32| ((full - crop) as f64 / 2.0).round_ties_even() as u32;
+    for full in 224..300 {
+        assert_eq!(
+            center_crop_offset(full, 224),
+            python_round(full, 224),
+            "full = {full}"
+        );
+    }
+    assert_eq!(center_crop_offset(227, 224), 2); // 1.5 -> 2
+    assert_eq!(center_crop_offset(225, 224), 0); // 0.5 -> 0
+}

@@ -4,6 +4,7 @@
 //! `scan` and `split` are pure Rust and need no libtorch at run time; `runtime`
 //! reports what libtorch can see.
 
+pub mod hub_cache;
 pub mod preprocess;
 pub mod runtime;
 pub mod scan;

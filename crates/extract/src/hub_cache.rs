@@ -1,0 +1,190 @@
+//! Weights by name from a local Hugging Face hub cache, never the network.
+//!
+//! `timm/tf_efficientnet_b3.ns_jft_in1k` resolves to
+//! `$HF_HUB_CACHE/models--timm--tf_efficientnet_b3.ns_jft_in1k/snapshots/<rev>/model.safetensors`,
+//! with its `config.json` `pretrained_cfg` giving the preprocessing recipe.
+
+use std::path::{Path, PathBuf};
+
+use featurefile::{Interpolation, Preprocessing};
+use serde::Deserialize;
+
+use crate::preprocess::{timm_recipe, RecipeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(
+        "{name}: not in the Hugging Face cache at {cache} (effprobe never downloads). Fetch it once with:\n    \
+         huggingface-cli download {name} model.safetensors config.json"
+    )]
+    NotCached { name: String, cache: PathBuf },
+    #[error("{name}: the cached snapshot {snapshot} has no model.safetensors (only safetensors weights are read)")]
+    NoSafetensors { name: String, snapshot: PathBuf },
+    #[error("{path}: {reason}")]
+    BadConfig { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Recipe { path: PathBuf, source: RecipeError },
+}
+
+/// A cached model: its weights file and, when the snapshot has one, its config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedModel {
+    pub name: String,
+    pub weights: PathBuf,
+    pub config: Option<TimmConfig>,
+}
+
+/// The parts of a timm `config.json` that effprobe uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TimmConfig {
+    /// e.g. `tf_efficientnet_b3`: a `tf_` prefix means TensorFlow "same" padding.
+    pub architecture: String,
+    pub pretrained_cfg: PretrainedCfg,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PretrainedCfg {
+    /// `[channels, height, width]`
+    pub input_size: [u32; 3],
+    pub interpolation: String,
+    pub crop_pct: f64,
+    #[serde(default)]
+    pub crop_mode: Option<String>,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// Names look like `owner/model`; anything with a path separator beyond that, or
+/// an existing file, is a path instead.
+pub fn looks_like_hub_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    parts.len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && *p != "." && *p != "..")
+        && !name.ends_with(".safetensors")
+        && !Path::new(name).exists()
+}
+
+/// `HF_HUB_CACHE`, else `HF_HOME/hub`, else `XDG_CACHE_HOME/huggingface/hub`,
+/// else `~/.cache/huggingface/hub`, as huggingface_hub itself resolves it.
+pub fn default_cache_dir() -> PathBuf {
+    let env = |key: &str| {
+        std::env::var_os(key)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(cache) = env("HF_HUB_CACHE") {
+        return cache;
+    }
+    if let Some(home) = env("HF_HOME") {
+        return home.join("hub");
+    }
+    let cache_root = env("XDG_CACHE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache_root.join("huggingface/hub")
+}
+
+pub fn resolve(name: &str, cache: &Path) -> Result<CachedModel, HubError> {
+    let not_cached = || HubError::NotCached {
+        name: name.to_string(),
+        cache: cache.to_path_buf(),
+    };
+    let repo = cache.join(format!("models--{}", name.replace('/', "--")));
+    let snapshots = repo.join("snapshots");
+    // The revision `main` points at, else the newest snapshot present.
+    let pinned = std::fs::read_to_string(repo.join("refs/main"))
+        .ok()
+        .map(|rev| snapshots.join(rev.trim()))
+        .filter(|dir| dir.is_dir());
+    let snapshot = match pinned {
+        Some(dir) => dir,
+        None => newest_subdirectory(&snapshots).ok_or_else(not_cached)?,
+    };
+    let weights = snapshot.join("model.safetensors");
+    if !weights.exists() {
+        return Err(HubError::NoSafetensors {
+            name: name.to_string(),
+            snapshot,
+        });
+    }
+    let config_path = snapshot.join("config.json");
+    let config = if config_path.exists() {
+        let text = std::fs::read_to_string(&config_path).map_err(|source| HubError::Io {
+            path: config_path.clone(),
+            source,
+        })?;
+        Some(
+            serde_json::from_str::<TimmConfig>(&text).map_err(|e| HubError::BadConfig {
+                path: config_path.clone(),
+                reason: format!("not a timm config with pretrained_cfg: {e}"),
+            })?,
+        )
+    } else {
+        None
+    };
+    Ok(CachedModel {
+        name: name.to_string(),
+        weights,
+        config,
+    })
+}
+
+fn newest_subdirectory(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+impl TimmConfig {
+    /// The evaluation transform timm uses for these weights.
+    pub fn recipe(&self, config_path: &Path) -> Result<Preprocessing, HubError> {
+        let cfg = &self.pretrained_cfg;
+        let bad = |reason: String| HubError::BadConfig {
+            path: config_path.to_path_buf(),
+            reason,
+        };
+        if cfg.input_size[1] != cfg.input_size[2] {
+            return Err(bad(format!(
+                "non-square input_size {:?} is not supported",
+                cfg.input_size
+            )));
+        }
+        if let Some(mode) = cfg.crop_mode.as_deref().filter(|m| *m != "center") {
+            return Err(bad(format!(
+                "crop_mode {mode:?} is not supported (only \"center\")"
+            )));
+        }
+        let interpolation = match cfg.interpolation.as_str() {
+            "bicubic" => Interpolation::Bicubic,
+            "bilinear" => Interpolation::Bilinear,
+            "nearest" => Interpolation::Nearest,
+            other => return Err(bad(format!("interpolation {other:?} is not supported"))),
+        };
+        timm_recipe(
+            cfg.input_size[1],
+            cfg.crop_pct,
+            interpolation,
+            cfg.mean,
+            cfg.std,
+        )
+        .map_err(|source| HubError::Recipe {
+            path: config_path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// timm's `tf_*` ports of the TensorFlow weights need TensorFlow's "same" padding.
+    pub fn uses_tf_same_padding(&self) -> bool {
+        self.architecture.starts_with("tf_")
+    }
+}

@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
 
 use crate::schema::{check_schema, ColumnIndex};
 use crate::{FeatureFileError, FeatureMeta, Result, Split};
@@ -101,6 +102,55 @@ impl FeatureReader {
 
     pub fn num_rows(&self) -> usize {
         self.num_rows
+    }
+
+    /// Only the `key` column, without touching the feature bytes: what a cache
+    /// needs to know which images it already holds. Validates like `open`.
+    pub fn read_keys(path: impl AsRef<Path>) -> Result<(FeatureMeta, Vec<String>)> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|source| FeatureFileError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let parquet_error = |source| FeatureFileError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
+        let file_meta = builder.metadata().file_metadata();
+        let meta = FeatureMeta::from_key_values(&path, file_meta.key_value_metadata())?;
+        let columns = check_schema(&path, builder.schema(), meta.feature_dim)?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [columns.key]);
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(parquet_error)?;
+        let mut keys = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|source| FeatureFileError::Arrow {
+                path: path.clone(),
+                source,
+            })?;
+            let array = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| FeatureFileError::WrongType {
+                    path: path.clone(),
+                    column: "key",
+                    expected: "Utf8".into(),
+                    found: batch.column(0).data_type().to_string(),
+                })?;
+            if array.null_count() > 0 {
+                return Err(FeatureFileError::NullValue {
+                    path: path.clone(),
+                    row: keys.len(),
+                    column: "key",
+                });
+            }
+            keys.extend(array.iter().map(|k| k.unwrap_or_default().to_string()));
+        }
+        Ok((meta, keys))
     }
 
     /// Reads every remaining row into one batch.

@@ -107,3 +107,18 @@ fn the_writer_refuses_rows_that_the_reader_would_reject() {
         "{error}"
     );
 }
+
+#[test]
+fn keys_alone_can_be_read_without_the_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b0.parquet");
+    let rows = common::rows(50, 8);
+    let mut writer = FeatureWriter::create(&path, &common::meta(8))
+        .unwrap()
+        .with_rows_per_group(7);
+    writer.write_rows(rows.clone()).unwrap();
+    writer.finish().unwrap();
+    let (meta, keys) = FeatureReader::read_keys(&path).unwrap();
+    assert_eq!((meta.variant.as_str(), meta.feature_dim), ("b0", 8));
+    assert_eq!(keys, rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>());
+}

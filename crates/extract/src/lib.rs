@@ -5,6 +5,7 @@
 //! reports what libtorch can see.
 
 pub mod hub_cache;
+pub mod pipeline;
 pub mod preprocess;
 pub mod runtime;
 pub mod scan;

@@ -54,6 +54,12 @@ pub fn decode_rgb(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Decode
     if !format.reading_enabled() {
         return Err(DecodeError::Unsupported(format_name));
     }
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(DecodeError::Corrupt {
+            format: format_name,
+            reason: "truncated (no end-of-image marker after the last scan)".into(),
+        });
+    }
     let corrupt = |error: image::ImageError| DecodeError::Corrupt {
         format: format_name.clone(),
         reason: error.to_string(),
@@ -75,4 +81,16 @@ pub fn decode_rgb(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Decode
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// The JPEG decoder fills a truncated scan with grey, as libjpeg does; PIL (the
+/// reference) refuses such files, and so do we. In entropy-coded data every 0xFF
+/// is followed by 0x00 or a restart marker, so an end-of-image marker (FFD9)
+/// after the last start-of-scan (FFDA) means the scan completed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_scan {
+        Some(start) => bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
 }

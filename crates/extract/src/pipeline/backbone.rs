@@ -1,0 +1,26 @@
+use featurefile::{Preprocessing, WeightsIdentity};
+
+/// Why a forward pass failed (device out of memory, a libtorch error, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackboneError(pub String);
+
+/// A frozen feature extractor as the pipeline sees it: a fixed input recipe, a
+/// fixed output width, and a batched forward pass over preprocessed images.
+pub trait Backbone: Send {
+    /// e.g. `b0`, `lite2`: names the output file.
+    fn variant(&self) -> &str;
+    fn feature_dim(&self) -> usize;
+    /// The layer the pooled features come from, recorded in the feature file.
+    fn feature_layer(&self) -> String;
+    fn recipe(&self) -> &Preprocessing;
+    fn weights(&self) -> &WeightsIdentity;
+    /// Images per forward pass.
+    fn batch_size(&self) -> usize;
+    /// Where and how it runs, for the run record (`cuda:0 bf16`, `cpu fp32`).
+    fn device(&self) -> String;
+    fn precision(&self) -> String;
+    /// Pooled features for `images` (each `input × input × 3` RGB bytes, row-major),
+    /// returned row-major, `images.len() × feature_dim`.
+    fn forward(&mut self, images: &[&[u8]]) -> Result<Vec<f32>, BackboneError>;
+}

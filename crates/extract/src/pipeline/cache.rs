@@ -1,0 +1,169 @@
+//! The content-addressed feature cache: one folder per (variant, weights,
+//! preprocessing) triple, holding chunk files committed by atomic rename.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use featurefile::{FeatureMeta, FeatureReader, FeatureRow, FeatureWriter};
+
+use super::backbone::Backbone;
+use super::ExtractError;
+
+/// Identifies the features a backbone produces: equal fingerprints, interchangeable rows.
+pub fn fingerprint(backbone: &dyn Backbone) -> String {
+    let identity = serde_json::json!({
+        "format_version": featurefile::FORMAT_VERSION,
+        "variant": backbone.variant(),
+        "feature_dim": backbone.feature_dim(),
+        "feature_layer": backbone.feature_layer(),
+        "weights_blake3": backbone.weights().blake3,
+        "preprocessing": backbone.recipe(),
+    });
+    blake3::hash(identity.to_string().as_bytes())
+        .to_hex()
+        .to_string()
+}
+
+pub struct FeatureCache {
+    dir: PathBuf,
+    meta: FeatureMeta,
+    known: HashSet<String>,
+    chunk_prefix: String,
+    chunk_rows: usize,
+    next_chunk: u32,
+    writer: Option<FeatureWriter>,
+}
+
+impl FeatureCache {
+    /// Opens (or creates) `root/<variant>-<fingerprint>`, learning which keys its
+    /// committed chunks hold. `owner` tags this process's chunk files (a shard).
+    pub fn open(
+        root: &Path,
+        meta: FeatureMeta,
+        fingerprint: &str,
+        owner: &str,
+        chunk_rows: usize,
+    ) -> Result<Self, ExtractError> {
+        let dir = root.join(format!("{}-{}", meta.variant, &fingerprint[..16]));
+        std::fs::create_dir_all(&dir).map_err(|source| ExtractError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut known = HashSet::new();
+        for chunk in chunk_files(&dir)? {
+            let name = chunk
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.') {
+                // A temporary of ours from a killed run: never committed, so garbage.
+                if name.starts_with(&format!(".{owner}-")) {
+                    let _ = std::fs::remove_file(&chunk);
+                }
+                continue;
+            }
+            match FeatureReader::read_keys(&chunk) {
+                Ok((_, keys)) => known.extend(keys),
+                Err(error) => tracing::warn!("ignoring unreadable cache chunk: {error}"),
+            }
+        }
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        Ok(FeatureCache {
+            dir,
+            meta,
+            known,
+            chunk_prefix: format!("{owner}-{started}-{}", std::process::id()),
+            chunk_rows: chunk_rows.max(1),
+            next_chunk: 0,
+            writer: None,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.known.contains(key)
+    }
+
+    pub fn append(&mut self, row: FeatureRow) -> Result<(), ExtractError> {
+        if self.writer.is_none() {
+            let path = self.dir.join(format!(
+                "{}-{:06}.parquet",
+                self.chunk_prefix, self.next_chunk
+            ));
+            self.next_chunk += 1;
+            self.writer = Some(FeatureWriter::create(path, &self.meta)?);
+        }
+        let key = row.key.clone();
+        let writer = self.writer.as_mut().expect("opened above");
+        writer.write_row(row)?;
+        self.known.insert(key);
+        if writer.rows_written() >= self.chunk_rows {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Makes every appended row durable: the chunk file appears under its real
+    /// name only now, complete.
+    pub fn commit(&mut self) -> Result<(), ExtractError> {
+        if let Some(writer) = self.writer.take() {
+            writer.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Features of the `wanted` keys, from every committed chunk.
+    pub fn load(&self, wanted: &HashSet<&str>) -> Result<HashMap<String, Vec<f32>>, ExtractError> {
+        let mut found: HashMap<String, Vec<f32>> = HashMap::with_capacity(wanted.len());
+        for chunk in chunk_files(&self.dir)? {
+            if chunk
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
+            let reader = match FeatureReader::open(&chunk) {
+                Ok(reader) => reader,
+                Err(error) => {
+                    tracing::warn!("ignoring unreadable cache chunk: {error}");
+                    continue;
+                }
+            };
+            for batch in reader {
+                let batch = batch?;
+                for (row, key) in batch.keys.iter().enumerate() {
+                    if wanted.contains(key.as_str()) && !found.contains_key(key) {
+                        found.insert(key.clone(), batch.feature(row).to_vec());
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn chunk_files(dir: &Path) -> Result<Vec<PathBuf>, ExtractError> {
+    let io = |source| ExtractError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with(".parquet") || name.contains(".parquet.partial-") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,68 @@
+"""Prints bench/head.sh's figures and target ratios from the run directory it made.
+
+usage: head_report.py WORK_DIR
+"""
+import csv
+import json
+import sys
+from pathlib import Path
+
+work = Path(sys.argv[1])
+failures = 0
+
+
+def metrics(name):
+    return json.loads((work / name / "metrics.json").read_text())
+
+
+def verdict(ok):
+    global failures
+    failures += 0 if ok else 1
+    return "ok" if ok else "MISSED"
+
+
+def time_to_reach(run, target):
+    """Seconds until the solver's objective first reaches target · (1 + 1e-6)."""
+    with open(work / run / "history.csv") as f:
+        for row in csv.DictReader(f):
+            if row["objective"] and float(row["objective"]) <= target * (1 + 1e-6):
+                return float(row["seconds"]), int(row["step"])
+    return None, None
+
+
+peak_ratios = []
+for flavour in ("gaussian", "featurelike"):
+    peers = json.loads((work / f"{flavour}.peers.json").read_text())
+    adam = metrics(f"{flavour}.adam")
+    lbfgs = metrics(f"{flavour}.lbfgs")
+    ours_adam = adam["candidates"][0]["seconds"]
+    print(f"\n[{flavour}] train {peers['train_rows']} x {peers['dim']}, numpy X.T@r pass {peers['floor_pass_seconds'] * 1e3:.1f} ms")
+    ratio = peers["torch_seconds"] / ours_adam
+    print(f"  adam 10 epochs, batch 32: head-train {ours_adam:.3f} s, PyTorch {peers['torch_seconds']:.3f} s"
+          f" -> {ratio:.1f}x faster (target >= 5x: {verdict(ratio >= 5)})")
+    print(f"    test accuracy {adam['splits'][2]['accuracy']:.4f}")
+    chosen = lbfgs["candidates"][0]
+    reached, step = time_to_reach(f"{flavour}.lbfgs", peers["sklearn_objective"])
+    print(f"  full batch, C=1: scikit-learn {peers['sklearn_seconds']:.2f} s ({peers['sklearn_iterations']} iterations,"
+          f" objective {peers['sklearn_objective']:.9f})")
+    print(f"    head-train: {chosen['seconds']:.2f} s, {chosen['iterations']} iterations to |g|max {chosen['gradient_max']:.1e},"
+          f" objective {chosen['objective']:.9f}")
+    if reached is None:
+        print(f"    head-train never reached scikit-learn's objective (target >= 2x: {verdict(False)})")
+    else:
+        ratio = peers["sklearn_seconds"] / reached
+        print(f"    reached scikit-learn's objective (within 1e-6) at iteration {step} after {reached:.3f} s"
+              f" -> {ratio:.1f}x faster (target >= 2x: {verdict(ratio >= 2)})")
+    for run in (adam, lbfgs):
+        peak_ratios.append(run["resources"]["peak_rss_bytes"] / run["resources"]["matrix_bytes"])
+
+long = metrics("gaussian.adam1000")
+seconds = long["candidates"][0]["seconds"]
+floor = json.loads((work / "gaussian.peers.json").read_text())["floor_pass_seconds"]
+epoch = seconds / long["candidates"][0]["epochs"]
+print(f"\n[gaussian] adam 1000 epochs: {seconds:.1f} s (target < 60 s: {verdict(seconds < 60)})")
+print(f"  one epoch {epoch * 1e3:.1f} ms (with its val pass) = {epoch / floor:.1f}x the numpy pass"
+      f" (target <= 3x: {verdict(epoch / floor <= 3)})")
+peak_ratios.append(long["resources"]["peak_rss_bytes"] / long["resources"]["matrix_bytes"])
+print(f"  peak memory / feature matrix: worst {max(peak_ratios):.2f}x over all runs (target < 1.5x: {verdict(max(peak_ratios) < 1.5)})")
+print(f"\n{failures} target(s) missed")

@@ -1,0 +1,431 @@
+//! The inner loops. Each keeps 16 independent accumulators so the compiler can
+//! vectorise without reassociating (Rust never does on its own), reduces them in a
+//! fixed order, and uses no FMA: the AVX2 build and the portable build of the same
+//! function give identical bits, so results never depend on the machine's path.
+
+const LANES: usize = 16;
+
+#[inline(always)]
+fn reduce_f32(acc: [f32; LANES]) -> f32 {
+    let mut half = [0.0f32; 8];
+    for i in 0..8 {
+        half[i] = acc[i] + acc[i + 8];
+    }
+    let quarter = [
+        half[0] + half[4],
+        half[1] + half[5],
+        half[2] + half[6],
+        half[3] + half[7],
+    ];
+    (quarter[0] + quarter[2]) + (quarter[1] + quarter[3])
+}
+
+#[inline(always)]
+fn reduce_f64(acc: [f64; LANES]) -> f64 {
+    let mut half = [0.0f64; 8];
+    for i in 0..8 {
+        half[i] = acc[i] + acc[i + 8];
+    }
+    let quarter = [
+        half[0] + half[4],
+        half[1] + half[5],
+        half[2] + half[6],
+        half[3] + half[7],
+    ];
+    (quarter[0] + quarter[2]) + (quarter[1] + quarter[3])
+}
+
+#[inline(always)]
+fn dot_f32_body(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let whole = n / LANES * LANES;
+    let mut acc = [0.0f32; LANES];
+    for start in (0..whole).step_by(LANES) {
+        let ca: &[f32; LANES] = a[start..start + LANES].try_into().expect("LANES elements");
+        let cb: &[f32; LANES] = b[start..start + LANES].try_into().expect("LANES elements");
+        for i in 0..LANES {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    for i in whole..n {
+        acc[i - whole] += a[i] * b[i];
+    }
+    reduce_f32(acc)
+}
+
+#[inline(always)]
+fn dot_mixed_body(x: &[f32], w: &[f64]) -> f64 {
+    let n = x.len().min(w.len());
+    let whole = n / LANES * LANES;
+    let mut acc = [0.0f64; LANES];
+    for start in (0..whole).step_by(LANES) {
+        let cx: &[f32; LANES] = x[start..start + LANES].try_into().expect("LANES elements");
+        let cw: &[f64; LANES] = w[start..start + LANES].try_into().expect("LANES elements");
+        for i in 0..LANES {
+            acc[i] += cx[i] as f64 * cw[i];
+        }
+    }
+    for i in whole..n {
+        acc[i - whole] += x[i] as f64 * w[i];
+    }
+    reduce_f64(acc)
+}
+
+#[inline(always)]
+fn axpy_f32_body(y: &mut [f32], alpha: f32, x: &[f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+#[inline(always)]
+fn axpy_mixed_body(y: &mut [f64], alpha: f64, x: &[f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * *xi as f64;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn adam_update_body(
+    w: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    beta1: f32,
+    beta2: f32,
+    step_size: f32,
+    epsilon: f32,
+) {
+    let n = w.len().min(g.len()).min(m.len()).min(v.len());
+    let (w, g, m, v) = (&mut w[..n], &g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
+        w[i] -= step_size * m[i] / (v[i].sqrt() + epsilon);
+    }
+}
+
+/// Rows handled together by the full-batch pass: each weight is loaded once per
+/// block, and the block's independent sums keep the floating-point units busy.
+pub const BLOCK: usize = 4;
+
+#[inline(always)]
+fn reduce8(l: [f64; 8]) -> f64 {
+    ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
+}
+
+#[inline(always)]
+fn dots_block_body(xs: [&[f32]; BLOCK], w: &[f64]) -> [f64; BLOCK] {
+    let n = w.len();
+    let whole = n / 8 * 8;
+    let mut acc = [[0.0f64; 8]; BLOCK];
+    for start in (0..whole).step_by(8) {
+        let cw: &[f64; 8] = w[start..start + 8].try_into().expect("8 elements");
+        for (r, x) in xs.iter().enumerate() {
+            let cx: &[f32; 8] = x[start..start + 8].try_into().expect("8 elements");
+            for l in 0..8 {
+                acc[r][l] += cx[l] as f64 * cw[l];
+            }
+        }
+    }
+    for j in whole..n {
+        for (r, x) in xs.iter().enumerate() {
+            acc[r][j - whole] += x[j] as f64 * w[j];
+        }
+    }
+    acc.map(reduce8)
+}
+
+#[inline(always)]
+fn axpy_block_body(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) {
+    let n = y.len();
+    let xs = xs.map(|x| &x[..n]);
+    for j in 0..n {
+        let mut v = y[j];
+        for r in 0..BLOCK {
+            v += alphas[r] * xs[r][j] as f64;
+        }
+        y[j] = v;
+    }
+}
+
+macro_rules! dispatch {
+    ($(#[$doc:meta])* pub fn $name:ident / $avx:ident ($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:ident;) => {
+        $(#[$doc])*
+        #[inline]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { $avx($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx($($arg: $ty),*) $(-> $ret)? {
+            $body($($arg),*)
+        }
+    };
+}
+
+/// Σ a_i b_i in f32.
+#[inline]
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dot_f32(a, b) };
+        }
+    }
+    dot_f32_body(a, b)
+}
+
+/// [`dot_f32`], while asking the caches for `ahead` (the next row to be visited),
+/// one line per line consumed: rows come in shuffled order and the hardware
+/// prefetcher stops at every 4 KiB page, so without this each row starts cold,
+/// and prefetching a whole row at once stalls on the fill buffers.
+#[inline]
+pub fn dot_f32_prefetching(a: &[f32], b: &[f32], ahead: &[u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dot_f32_prefetching(a, b, ahead) };
+        }
+    }
+    let _ = ahead;
+    dot_f32_body(a, b)
+}
+
+/// Σ x_i w_i, accumulated in f64.
+#[inline]
+pub fn dot_mixed(x: &[f32], w: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dot_mixed(x, w) };
+        }
+    }
+    dot_mixed_body(x, w)
+}
+
+/// `[Σ_j x_r[j] w[j] for each row r of the block]`, accumulated in f64.
+#[inline]
+pub fn dots_block(xs: [&[f32]; BLOCK], w: &[f64]) -> [f64; BLOCK] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dots_block(xs, w) };
+        }
+    }
+    dots_block_body(xs, w)
+}
+
+/// The same lane arithmetic as the portable bodies (lane i accumulates elements
+/// i, i + 16, …; multiply then add, no FMA), written with intrinsics because the
+/// compiler does not vectorise the reductions well on its own.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{reduce_f32, reduce_f64, BLOCK, LANES};
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let whole = n / LANES * LANES;
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < whole {
+            acc0 = _mm256_add_ps(
+                acc0,
+                _mm256_mul_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))),
+            );
+            acc1 = _mm256_add_ps(
+                acc1,
+                _mm256_mul_ps(
+                    _mm256_loadu_ps(pa.add(i + 8)),
+                    _mm256_loadu_ps(pb.add(i + 8)),
+                ),
+            );
+            i += LANES;
+        }
+        let mut acc = [0.0f32; LANES];
+        _mm256_storeu_ps(acc.as_mut_ptr(), acc0);
+        _mm256_storeu_ps(acc.as_mut_ptr().add(8), acc1);
+        for i in whole..n {
+            acc[i - whole] += a[i] * b[i];
+        }
+        reduce_f32(acc)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_f32_prefetching(a: &[f32], b: &[f32], ahead: &[u8]) -> f32 {
+        let n = a.len().min(b.len());
+        let whole = n / LANES * LANES;
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < whole {
+            if i * 4 < ahead.len() {
+                _mm_prefetch(ahead.as_ptr().add(i * 4) as *const i8, _MM_HINT_T0);
+            }
+            acc0 = _mm256_add_ps(
+                acc0,
+                _mm256_mul_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))),
+            );
+            acc1 = _mm256_add_ps(
+                acc1,
+                _mm256_mul_ps(
+                    _mm256_loadu_ps(pa.add(i + 8)),
+                    _mm256_loadu_ps(pb.add(i + 8)),
+                ),
+            );
+            i += LANES;
+        }
+        let mut acc = [0.0f32; LANES];
+        _mm256_storeu_ps(acc.as_mut_ptr(), acc0);
+        _mm256_storeu_ps(acc.as_mut_ptr().add(8), acc1);
+        for i in whole..n {
+            acc[i - whole] += a[i] * b[i];
+        }
+        reduce_f32(acc)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dots_block(xs: [&[f32]; BLOCK], w: &[f64]) -> [f64; BLOCK] {
+        let n = w.len();
+        let whole = n / 8 * 8;
+        for x in &xs {
+            assert!(x.len() >= n, "row shorter than the weights");
+        }
+        let pw = w.as_ptr();
+        let px = xs.map(|x| x.as_ptr());
+        let mut lo = [_mm256_setzero_pd(); BLOCK];
+        let mut hi = [_mm256_setzero_pd(); BLOCK];
+        let mut j = 0;
+        while j < whole {
+            let w_lo = _mm256_loadu_pd(pw.add(j));
+            let w_hi = _mm256_loadu_pd(pw.add(j + 4));
+            for r in 0..BLOCK {
+                let x_lo = _mm256_cvtps_pd(_mm_loadu_ps(px[r].add(j)));
+                let x_hi = _mm256_cvtps_pd(_mm_loadu_ps(px[r].add(j + 4)));
+                lo[r] = _mm256_add_pd(lo[r], _mm256_mul_pd(x_lo, w_lo));
+                hi[r] = _mm256_add_pd(hi[r], _mm256_mul_pd(x_hi, w_hi));
+            }
+            j += 8;
+        }
+        let mut out = [0.0f64; BLOCK];
+        for r in 0..BLOCK {
+            let mut lanes = [0.0f64; 8];
+            _mm256_storeu_pd(lanes.as_mut_ptr(), lo[r]);
+            _mm256_storeu_pd(lanes.as_mut_ptr().add(4), hi[r]);
+            for k in whole..n {
+                lanes[k - whole] += xs[r][k] as f64 * w[k];
+            }
+            out[r] = super::reduce8(lanes);
+        }
+        out
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_mixed(x: &[f32], w: &[f64]) -> f64 {
+        let n = x.len().min(w.len());
+        let whole = n / LANES * LANES;
+        let (px, pw) = (x.as_ptr(), w.as_ptr());
+        let mut acc = [_mm256_setzero_pd(); 4];
+        let mut i = 0;
+        while i < whole {
+            for (lane, slot) in acc.iter_mut().enumerate() {
+                let xs = _mm256_cvtps_pd(_mm_loadu_ps(px.add(i + 4 * lane)));
+                *slot = _mm256_add_pd(
+                    *slot,
+                    _mm256_mul_pd(xs, _mm256_loadu_pd(pw.add(i + 4 * lane))),
+                );
+            }
+            i += LANES;
+        }
+        let mut lanes = [0.0f64; LANES];
+        for (lane, slot) in acc.iter().enumerate() {
+            _mm256_storeu_pd(lanes.as_mut_ptr().add(4 * lane), *slot);
+        }
+        for i in whole..n {
+            lanes[i - whole] += x[i] as f64 * w[i];
+        }
+        reduce_f64(lanes)
+    }
+}
+dispatch! {
+    /// y += alpha · x.
+    pub fn axpy_f32 / axpy_f32_avx2(y: &mut [f32], alpha: f32, x: &[f32]) = axpy_f32_body;
+}
+dispatch! {
+    /// Keras' Adam step on one parameter block (IEEE sqrt and division: the same
+    /// bits vectorised or not).
+    pub fn adam_update / adam_update_avx2(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], beta1: f32, beta2: f32, step_size: f32, epsilon: f32) = adam_update_body;
+}
+dispatch! {
+    /// `y += Σ_r alphas[r] · xs[r]`, rows added in block order, y in f64.
+    pub fn axpy_block / axpy_block_avx2(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) = axpy_block_body;
+}
+dispatch! {
+    /// y += alpha · x, with y in f64.
+    pub fn axpy_mixed / axpy_mixed_avx2(y: &mut [f64], alpha: f64, x: &[f32]) = axpy_mixed_body;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portable_and_dispatched_paths_agree_bit_for_bit() {
+        let a: Vec<f32> = (0..103)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.137)
+            .collect();
+        let b: Vec<f32> = (0..103)
+            .map(|i| ((i * 17 % 13) as f32 - 6.0) * 0.291)
+            .collect();
+        let w: Vec<f64> = b.iter().map(|&v| v as f64 * 1.1).collect();
+        assert_eq!(dot_f32(&a, &b).to_bits(), dot_f32_body(&a, &b).to_bits());
+        assert_eq!(
+            dot_mixed(&a, &w).to_bits(),
+            dot_mixed_body(&a, &w).to_bits()
+        );
+        let exact: f64 = a.iter().zip(&w).map(|(x, y)| *x as f64 * y).sum();
+        assert!((dot_mixed(&a, &w) - exact).abs() < 1e-12);
+        let mut y1 = vec![0.5f64; 103];
+        let mut y2 = y1.clone();
+        axpy_mixed(&mut y1, 0.3, &a);
+        axpy_mixed_body(&mut y2, 0.3, &a);
+        assert_eq!(y1, y2);
+        let rows = [&a[..], &b[..], &a[3..], &b[5..]];
+        let w98 = &w[..98];
+        let blocked = dots_block(rows, w98);
+        assert_eq!(
+            blocked.map(f64::to_bits),
+            dots_block_body(rows, w98).map(f64::to_bits)
+        );
+        for (r, row) in rows.iter().enumerate() {
+            let exact: f64 = row[..98].iter().zip(w98).map(|(x, y)| *x as f64 * y).sum();
+            assert!((blocked[r] - exact).abs() < 1e-12);
+        }
+        let mut z1 = vec![0.25f64; 98];
+        let mut z2 = z1.clone();
+        axpy_block(&mut z1, [0.1, -0.2, 0.3, 0.0], rows);
+        axpy_block_body(&mut z2, [0.1, -0.2, 0.3, 0.0], rows);
+        assert_eq!(z1, z2);
+    }
+}

@@ -1,0 +1,256 @@
+//! The L2-regularised log-loss over all fitting rows, with its gradient, in one
+//! fused pass over the matrix:
+//!
+//! `objective(W, b) = (1/n) Σ_i s_i ℓ_i(W x_i + b) + (l2 / 2) ‖W‖²`
+//!
+//! where `s_i` is the class weight of row i and the bias is not penalised. This is
+//! scikit-learn's `LogisticRegression` objective divided by `C · n`, so `C = 1 /
+//! (l2 · n)` names the same optimum.
+//!
+//! Rows are cut into [`CHUNKS`] fixed chunks whatever the thread count; each chunk
+//! accumulates its own partial sums and the partials are added in chunk order, so
+//! every thread count gives the same bits.
+
+use rayon::prelude::*;
+
+use crate::kernels::{axpy_block, dots_block, BLOCK};
+use crate::matrix::{Element, Matrix};
+use crate::model::{outputs_for, softplus, Head};
+
+/// Fixed number of row chunks per pass (enough for load balance on many cores).
+pub const CHUNKS: usize = 64;
+
+/// One value of the objective and the by-products of computing it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub objective: f64,
+    /// Class-weighted mean log-loss (the objective without the penalty).
+    pub weighted_loss: f64,
+    /// Plain mean log-loss.
+    pub log_loss: f64,
+    /// Share of rows whose most likely class is the true one.
+    pub accuracy: f64,
+}
+
+/// The full-batch problem over `rows` of `matrix`; parameters are
+/// `[W (outputs × dim, row-major), b (outputs)]` in f64.
+pub struct FullBatch<'a, T> {
+    matrix: &'a Matrix<T>,
+    rows: &'a [usize],
+    labels: &'a [u32],
+    class_weights: &'a [f64],
+    classes: usize,
+    pub l2: f64,
+    partials: Vec<Partial>,
+}
+
+#[derive(Clone, Default)]
+struct Partial {
+    grad: Vec<f64>,
+    weighted_loss: f64,
+    log_loss: f64,
+    correct: usize,
+}
+
+impl<'a, T: Element> FullBatch<'a, T> {
+    pub fn new(
+        matrix: &'a Matrix<T>,
+        rows: &'a [usize],
+        labels: &'a [u32],
+        class_weights: &'a [f64],
+        l2: f64,
+    ) -> Self {
+        let classes = class_weights.len();
+        FullBatch {
+            matrix,
+            rows,
+            labels,
+            class_weights,
+            classes,
+            l2,
+            partials: Vec::new(),
+        }
+    }
+
+    pub fn outputs(&self) -> usize {
+        outputs_for(self.classes)
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.outputs() * (self.matrix.dim() + 1)
+    }
+
+    fn chunk_len(&self) -> usize {
+        self.rows.len().div_ceil(CHUNKS).max(1)
+    }
+
+    /// Objective at `theta`, its gradient written into `grad`.
+    pub fn evaluate(&mut self, theta: &[f64], grad: &mut [f64]) -> Evaluation {
+        let dim = self.matrix.dim();
+        let outputs = self.outputs();
+        let n_params = self.num_params();
+        let chunk_len = self.chunk_len();
+        let n = self.rows.len() as f64;
+        let chunks = self.rows.len().div_ceil(chunk_len);
+        self.partials.resize_with(chunks, Partial::default);
+        let (matrix, labels, class_weights) = (self.matrix, self.labels, self.class_weights);
+        let (weights, biases) = theta.split_at(outputs * dim);
+
+        self.partials
+            .par_iter_mut()
+            .zip(self.rows.par_chunks(chunk_len))
+            .for_each(|(partial, rows)| {
+                partial.grad.clear();
+                partial.grad.resize(n_params, 0.0);
+                partial.weighted_loss = 0.0;
+                partial.log_loss = 0.0;
+                partial.correct = 0;
+                let mut scratch = vec![vec![0.0f32; dim]; BLOCK];
+                let mut logits = vec![[0.0f64; BLOCK]; outputs];
+                let mut row_logits = vec![0.0f64; outputs];
+                let mut residuals = vec![[0.0f64; BLOCK]; outputs];
+                let (grad_w, grad_b) = partial.grad.split_at_mut(outputs * dim);
+                for block in rows.chunks(BLOCK) {
+                    // A short last block repeats its first row with zero weight.
+                    let block_rows: [usize; BLOCK] =
+                        std::array::from_fn(|r| block.get(r).copied().unwrap_or(block[0]));
+                    let mut widened = scratch.iter_mut();
+                    let xs: [&[f32]; BLOCK] = std::array::from_fn(|r| {
+                        let scratch = widened.next().expect("BLOCK scratch rows");
+                        T::widen(matrix.row(block_rows[r]), scratch)
+                    });
+                    for (k, z) in logits.iter_mut().enumerate() {
+                        let dots = dots_block(xs, &weights[k * dim..(k + 1) * dim]);
+                        *z = dots.map(|d| d + biases[k]);
+                    }
+                    residuals.iter_mut().for_each(|r| *r = [0.0; BLOCK]);
+                    for r in 0..block.len() {
+                        let target = labels[block_rows[r]] as usize;
+                        let weight = class_weights[target];
+                        for (z, l) in row_logits.iter_mut().zip(&logits) {
+                            *z = l[r];
+                        }
+                        let loss = if outputs == 1 {
+                            let (z, y) = (row_logits[0], target as f64);
+                            partial.correct += usize::from((z >= 0.0) == (target == 1));
+                            residuals[0][r] = weight * (crate::model::sigmoid(z) - y) / n;
+                            softplus(z) - y * z
+                        } else {
+                            let max = row_logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                            partial.correct +=
+                                usize::from(crate::model::argmax(&row_logits) == target);
+                            let sum: f64 = row_logits.iter().map(|z| (z - max).exp()).sum();
+                            for (k, residual) in residuals.iter_mut().enumerate() {
+                                let p = (row_logits[k] - max).exp() / sum;
+                                residual[r] = weight * (p - f64::from(u8::from(k == target))) / n;
+                            }
+                            max + sum.ln() - row_logits[target]
+                        };
+                        partial.weighted_loss += weight * loss;
+                        partial.log_loss += loss;
+                    }
+                    for (k, residual) in residuals.iter().enumerate() {
+                        axpy_block(&mut grad_w[k * dim..(k + 1) * dim], *residual, xs);
+                        grad_b[k] += residual.iter().sum::<f64>();
+                    }
+                }
+            });
+
+        grad.fill(0.0);
+        let mut total = Partial::default();
+        for partial in &self.partials {
+            for (g, p) in grad.iter_mut().zip(&partial.grad) {
+                *g += p;
+            }
+            total.weighted_loss += partial.weighted_loss;
+            total.log_loss += partial.log_loss;
+            total.correct += partial.correct;
+        }
+        let mut penalty = 0.0;
+        for (g, w) in grad[..outputs * dim].iter_mut().zip(weights) {
+            *g += self.l2 * w;
+            penalty += w * w;
+        }
+        let weighted_loss = total.weighted_loss / n;
+        Evaluation {
+            objective: weighted_loss + 0.5 * self.l2 * penalty,
+            weighted_loss,
+            log_loss: total.log_loss / n,
+            accuracy: total.correct as f64 / n,
+        }
+    }
+
+    /// Inverse of the Hessian's diagonal at zero weights (where every predicted
+    /// probability is 1/K): a fixed diagonal preconditioner for the solver that
+    /// absorbs per-column scales, which raw pooled CNN features vary wildly in.
+    pub fn inverse_hessian_diagonal(&self) -> Vec<f64> {
+        let dim = self.matrix.dim();
+        let outputs = self.outputs();
+        let chunk_len = self.chunk_len();
+        let curvature = if outputs == 1 {
+            0.25
+        } else {
+            (1.0 / self.classes as f64) * (1.0 - 1.0 / self.classes as f64)
+        };
+        let partials: Vec<(Vec<f64>, f64)> = self
+            .rows
+            .par_chunks(chunk_len)
+            .map(|rows| {
+                let mut squares = vec![0.0f64; dim];
+                let mut weight_sum = 0.0;
+                let mut scratch = vec![0.0f32; dim];
+                for &row in rows {
+                    let x = T::widen(self.matrix.row(row), &mut scratch);
+                    let weight = self.class_weights[self.labels[row] as usize];
+                    weight_sum += weight;
+                    for (s, v) in squares.iter_mut().zip(x) {
+                        *s += weight * (*v as f64) * (*v as f64);
+                    }
+                }
+                (squares, weight_sum)
+            })
+            .collect();
+        let mut squares = vec![0.0f64; dim];
+        let mut weight_sum = 0.0;
+        for (partial, w) in &partials {
+            for (s, p) in squares.iter_mut().zip(partial) {
+                *s += p;
+            }
+            weight_sum += w;
+        }
+        let n = self.rows.len() as f64;
+        let mut diagonal = Vec::with_capacity(self.num_params());
+        for _ in 0..outputs {
+            diagonal.extend(
+                squares
+                    .iter()
+                    .map(|s| 1.0 / (curvature * s / n + self.l2).max(1e-12)),
+            );
+        }
+        diagonal.extend(std::iter::repeat_n(
+            1.0 / (curvature * weight_sum / n).max(1e-12),
+            outputs,
+        ));
+        diagonal
+    }
+}
+
+/// Parameters as a head (f32 storage, like the trained weights of any framework).
+pub fn head_from_params(theta: &[f64], classes: usize, dim: usize) -> Head {
+    let outputs = outputs_for(classes);
+    Head {
+        classes,
+        dim,
+        weight: theta[..outputs * dim].iter().map(|&v| v as f32).collect(),
+        bias: theta[outputs * dim..].iter().map(|&v| v as f32).collect(),
+    }
+}
+
+/// The head's parameters widened to the solver's f64 layout (for warm starts).
+pub fn params_from_head(head: &Head) -> Vec<f64> {
+    head.weight
+        .iter()
+        .chain(&head.bias)
+        .map(|&v| v as f64)
+        .collect()
+}

@@ -1,0 +1,619 @@
+//! From loaded features to a chosen, evaluated head: roles, standardisation,
+//! class weights, one head or a grid of heads, selection on the selection split,
+//! threshold, and metrics on every role's split.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use half::{bf16, f16};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::data::{load_features, LoadedFeatures};
+use crate::matrix::{Element, Matrix, Storage};
+use crate::metrics::{best_f1_threshold, split_metrics, SplitMetrics};
+use crate::model::{predict, Head};
+use crate::objective::{head_from_params, params_from_head, FullBatch};
+use crate::optim::adam::{glorot_uniform, Adam, AdamConfig};
+use crate::optim::lbfgs::{minimize, LbfgsConfig};
+use crate::roles::RolePlan;
+use crate::standardize::Standardization;
+use crate::{HeadError, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Mini-batch Adam, Keras defaults.
+    Adam,
+    /// Full-batch L-BFGS to the exact optimum.
+    Lbfgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeight {
+    None,
+    /// `n / (K · n_c)` over the fitting rows, scikit-learn's `balanced`.
+    Balanced,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "rule", content = "value")]
+pub enum ThresholdRule {
+    /// Predict class 1 when `p(class 1) >= value`.
+    Fixed(f64),
+    /// The threshold maximising F1 on the selection split.
+    ValF1,
+}
+
+/// A grid of heads (`--sweep lr=… l2=…`); an empty axis keeps the single value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SweepGrid {
+    pub lr: Vec<f32>,
+    pub l2: Vec<f64>,
+}
+
+/// Everything `head-train` can be told.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainOptions {
+    pub optimizer: Optimizer,
+    pub l2: f64,
+    pub standardize: bool,
+    pub class_weight: ClassWeight,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub early_stop: Option<usize>,
+    pub seed: u64,
+    pub holdout: Option<f64>,
+    pub sweep: Option<SweepGrid>,
+    /// The CLIP linear-probe protocol: L2 searched on a log scale over 1e-6..1e6
+    /// with the full-batch solver, then a refit on fit ∪ selection.
+    pub sweep_l2_auto: bool,
+    pub threshold: ThresholdRule,
+    pub tol: f64,
+    pub max_iter: usize,
+    pub storage: Storage,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            optimizer: Optimizer::Adam,
+            l2: 0.0,
+            standardize: false,
+            class_weight: ClassWeight::None,
+            epochs: 10,
+            batch_size: 32,
+            lr: 1e-3,
+            early_stop: None,
+            seed: 0,
+            holdout: None,
+            sweep: None,
+            sweep_l2_auto: false,
+            threshold: ThresholdRule::Fixed(0.5),
+            tol: LbfgsConfig::default().tol,
+            max_iter: LbfgsConfig::default().max_iter,
+            storage: Storage::F32,
+        }
+    }
+}
+
+/// One row of `history.csv`: an epoch (Adam) or an iteration (L-BFGS) of the chosen head.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryRow {
+    pub step: usize,
+    /// Plain mean log-loss on the fitting rows (Adam: measured on each batch
+    /// before its update, as Keras reports it).
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    /// On the selection split.
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    /// L-BFGS only: the regularised objective and the largest gradient component.
+    pub objective: Option<f64>,
+    pub gradient_max: Option<f64>,
+    /// Since this head's training began.
+    pub seconds: f64,
+}
+
+/// One trained head of a sweep (or the only one), without its weights.
+#[derive(Clone, Debug, Serialize)]
+pub struct Candidate {
+    pub lr: Option<f32>,
+    pub l2: f64,
+    /// Log-loss on the selection split, the selection criterion.
+    pub selection_loss: f64,
+    pub selection_accuracy: f64,
+    /// Adam: epochs run (fewer than asked after an early stop). L-BFGS: 0.
+    pub epochs: usize,
+    /// Adam: the epoch whose weights were kept. L-BFGS: 0.
+    pub best_epoch: usize,
+    /// L-BFGS only.
+    pub iterations: Option<usize>,
+    pub converged: Option<bool>,
+    pub objective: Option<f64>,
+    pub gradient_max: Option<f64>,
+    pub seconds: f64,
+    #[serde(skip)]
+    pub head: Head,
+    #[serde(skip)]
+    pub history: Vec<HistoryRow>,
+}
+
+/// The outcome of a run: what is written to `--out`.
+#[derive(Clone, Debug)]
+pub struct TrainedRun {
+    pub head: Head,
+    pub standardization: Option<Standardization>,
+    pub threshold: f64,
+    pub plan: RolePlan,
+    pub candidates: Vec<Candidate>,
+    pub chosen: usize,
+    /// True when the chosen L2 was refit on fit ∪ selection (`--sweep-l2 auto`).
+    pub refit: bool,
+    pub class_weights: Vec<f64>,
+    pub metrics: Vec<SplitMetrics>,
+    pub history: Vec<HistoryRow>,
+    pub meta: featurefile::FeatureMeta,
+    pub inputs: Vec<PathBuf>,
+    pub rows_loaded: usize,
+    pub matrix_bytes: usize,
+    pub load_seconds: f64,
+    pub training_seconds: f64,
+    pub evaluation_seconds: f64,
+}
+
+/// Loads `inputs` in the requested storage and trains.
+pub fn train(inputs: &[PathBuf], options: &TrainOptions) -> Result<TrainedRun> {
+    check_options(options)?;
+    let start = Instant::now();
+    match options.storage {
+        Storage::F32 => train_loaded(load_features::<f32>(inputs)?, options, start),
+        Storage::F16 => train_loaded(load_features::<f16>(inputs)?, options, start),
+        Storage::Bf16 => train_loaded(load_features::<bf16>(inputs)?, options, start),
+    }
+}
+
+fn check_options(options: &TrainOptions) -> Result<()> {
+    let bad = |m: String| Err(HeadError::InvalidOption(m));
+    if !(options.l2 >= 0.0 && options.l2.is_finite()) {
+        return bad(format!(
+            "--l2 must be a finite number >= 0, got {}",
+            options.l2
+        ));
+    }
+    if options.optimizer == Optimizer::Adam {
+        if options.epochs == 0 || options.batch_size == 0 {
+            return bad("--epochs and --batch-size must be at least 1".into());
+        }
+        if !(options.lr > 0.0 && options.lr.is_finite()) {
+            return bad(format!("--lr must be positive, got {}", options.lr));
+        }
+    }
+    if options.sweep_l2_auto && (options.optimizer != Optimizer::Lbfgs || options.sweep.is_some()) {
+        return bad(
+            "--sweep-l2 auto uses the full-batch solver: pass --optimizer lbfgs and no --sweep"
+                .into(),
+        );
+    }
+    if let Some(grid) = &options.sweep {
+        if options.optimizer == Optimizer::Lbfgs && !grid.lr.is_empty() {
+            return bad("the full-batch solver has no learning rate: sweep only l2".into());
+        }
+        if grid.l2.iter().any(|l| !(*l >= 0.0 && l.is_finite()))
+            || grid.lr.iter().any(|l| !(*l > 0.0 && l.is_finite()))
+        {
+            return bad("sweep values must be finite, lr > 0 and l2 >= 0".into());
+        }
+    }
+    if options.early_stop == Some(0) {
+        return bad("--early-stop needs a patience of at least 1 epoch".into());
+    }
+    if let ThresholdRule::Fixed(t) = options.threshold {
+        if !(0.0..=1.0).contains(&t) {
+            return bad(format!("--threshold must lie in [0, 1], got {t}"));
+        }
+    }
+    if options.tol.is_nan() || options.tol <= 0.0 || options.max_iter == 0 {
+        return bad("--tol must be positive and --max-iter at least 1".into());
+    }
+    Ok(())
+}
+
+/// `balanced`: `n / (K · n_c)` over the fitting rows (1 for classes absent there).
+pub fn class_weights(
+    kind: ClassWeight,
+    labels: &[u32],
+    rows: &[usize],
+    classes: usize,
+) -> Vec<f64> {
+    match kind {
+        ClassWeight::None => vec![1.0; classes],
+        ClassWeight::Balanced => {
+            let mut counts = vec![0usize; classes];
+            for &r in rows {
+                counts[labels[r] as usize] += 1;
+            }
+            counts
+                .iter()
+                .map(|&c| {
+                    if c == 0 {
+                        1.0
+                    } else {
+                        rows.len() as f64 / (classes * c) as f64
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Trains on already loaded features (the library entry point for tests and
+/// embedders); `start` is when loading began.
+pub fn train_loaded<T: Element>(
+    mut features: LoadedFeatures<T>,
+    options: &TrainOptions,
+    start: Instant,
+) -> Result<TrainedRun> {
+    check_options(options)?;
+    let classes = features.classes();
+    if options.threshold == ThresholdRule::ValF1 && classes != 2 {
+        return Err(HeadError::InvalidOption(
+            "--threshold val-f1 applies to two classes only".into(),
+        ));
+    }
+    let plan = RolePlan::new(
+        &features.splits,
+        &features.labels,
+        &features.key_hashes,
+        &features.meta.classes,
+        options.holdout,
+    )?;
+    let load_seconds = start.elapsed().as_secs_f64();
+    let training_start = Instant::now();
+
+    let standardization = options.standardize.then(|| {
+        let stats = Standardization::fit(&features.matrix, &plan.fit.rows);
+        stats.apply(&mut features.matrix);
+        stats
+    });
+    let weights = class_weights(
+        options.class_weight,
+        &features.labels,
+        &plan.fit.rows,
+        classes,
+    );
+    let context = Context {
+        matrix: &features.matrix,
+        labels: &features.labels,
+        plan: &plan,
+        class_weights: &weights,
+        classes,
+        options,
+    };
+
+    let (candidates, chosen, head, refit) = if options.sweep_l2_auto {
+        context.clip_l2_search()
+    } else {
+        let grid = options.sweep.clone().unwrap_or_default();
+        let lrs = if grid.lr.is_empty() {
+            vec![options.lr]
+        } else {
+            grid.lr.clone()
+        };
+        let l2s = if grid.l2.is_empty() {
+            vec![options.l2]
+        } else {
+            grid.l2.clone()
+        };
+        let settings: Vec<(f32, f64)> = lrs
+            .iter()
+            .flat_map(|&lr| l2s.iter().map(move |&l2| (lr, l2)))
+            .collect();
+        let candidates: Vec<Candidate> = settings
+            .par_iter()
+            .map(|&(lr, l2)| context.fit_candidate(lr, l2, None))
+            .collect();
+        let chosen = best_candidate(&candidates);
+        let head = candidates[chosen].head.clone();
+        (candidates, chosen, head, false)
+    };
+    let training_seconds = training_start.elapsed().as_secs_f64();
+
+    let evaluation_start = Instant::now();
+    let predictions_of = |rows: &[usize]| predict(&head, &features.matrix, rows, &features.labels);
+    let labels_of = |rows: &[usize]| {
+        rows.iter()
+            .map(|&r| features.labels[r])
+            .collect::<Vec<u32>>()
+    };
+    let selection_labels = labels_of(&plan.selection.rows);
+    let selection_predictions = predictions_of(&plan.selection.rows);
+    let threshold = match options.threshold {
+        ThresholdRule::Fixed(t) => t,
+        ThresholdRule::ValF1 => {
+            // With a refit the selection rows were fitted on; the threshold is then
+            // picked with the head chosen before the refit, which never saw them.
+            let before_refit = predict(
+                &candidates[chosen].head,
+                &features.matrix,
+                &plan.selection.rows,
+                &features.labels,
+            );
+            let picked_on = if refit {
+                &before_refit
+            } else {
+                &selection_predictions
+            };
+            best_f1_threshold(picked_on, &selection_labels)
+        }
+    };
+    let mut metrics = Vec::new();
+    for (role, rows) in [("fit", &plan.fit), ("selection", &plan.selection)] {
+        let predictions = if role == "selection" {
+            selection_predictions.clone()
+        } else {
+            predictions_of(&rows.rows)
+        };
+        metrics.push(split_metrics(
+            &rows.split,
+            role,
+            &predictions,
+            &labels_of(&rows.rows),
+            threshold,
+        ));
+    }
+    // The evaluation split is scored once, for the chosen head only.
+    let evaluation_predictions = predictions_of(&plan.evaluation.rows);
+    metrics.push(split_metrics(
+        &plan.evaluation.split,
+        "evaluation",
+        &evaluation_predictions,
+        &labels_of(&plan.evaluation.rows),
+        threshold,
+    ));
+    let evaluation_seconds = evaluation_start.elapsed().as_secs_f64();
+
+    let history = candidates[chosen].history.clone();
+    Ok(TrainedRun {
+        head,
+        standardization,
+        threshold,
+        candidates,
+        chosen,
+        refit,
+        class_weights: weights,
+        metrics,
+        history,
+        rows_loaded: features.labels.len(),
+        matrix_bytes: features.matrix.bytes(),
+        meta: features.meta,
+        inputs: features.inputs,
+        plan,
+        load_seconds,
+        training_seconds,
+        evaluation_seconds,
+    })
+}
+
+/// Lowest selection loss; the first on ties; NaN never wins.
+fn best_candidate(candidates: &[Candidate]) -> usize {
+    let mut best = 0;
+    for (i, c) in candidates.iter().enumerate() {
+        let current = candidates[best].selection_loss;
+        if c.selection_loss < current || (current.is_nan() && !c.selection_loss.is_nan()) {
+            best = i;
+        }
+    }
+    best
+}
+
+struct Context<'a, T> {
+    matrix: &'a Matrix<T>,
+    labels: &'a [u32],
+    plan: &'a RolePlan,
+    class_weights: &'a [f64],
+    classes: usize,
+    options: &'a TrainOptions,
+}
+
+impl<T: Element> Context<'_, T> {
+    fn selection_score(&self, head: &Head) -> (f64, f64) {
+        let predictions = predict(head, self.matrix, &self.plan.selection.rows, self.labels);
+        let predicted = predictions.predicted(0.5);
+        let correct = predicted
+            .iter()
+            .zip(&self.plan.selection.rows)
+            .filter(|(p, r)| **p == self.labels[**r])
+            .count();
+        (
+            predictions.log_loss(),
+            correct as f64 / predictions.len().max(1) as f64,
+        )
+    }
+
+    fn fit_candidate(&self, lr: f32, l2: f64, warm_start: Option<&Head>) -> Candidate {
+        match self.options.optimizer {
+            Optimizer::Adam => self.fit_adam(lr, l2),
+            Optimizer::Lbfgs => self.fit_lbfgs(l2, &self.plan.fit.rows, warm_start),
+        }
+    }
+
+    fn fit_adam(&self, lr: f32, l2: f64) -> Candidate {
+        let started = Instant::now();
+        let o = self.options;
+        let config = AdamConfig {
+            lr,
+            l2: l2 as f32,
+            epochs: o.epochs,
+            batch_size: o.batch_size,
+            ..AdamConfig::default()
+        };
+        let initial = glorot_uniform(self.classes, self.matrix.dim(), o.seed);
+        let mut adam = Adam::new(
+            config,
+            o.seed,
+            initial,
+            self.matrix,
+            &self.plan.fit.rows,
+            self.labels,
+            self.class_weights,
+        );
+        let mut history = Vec::with_capacity(o.epochs);
+        let mut best: Option<(f64, f64, usize, Head)> = None;
+        while adam.epochs_done() < o.epochs {
+            let stats = adam.run_epoch();
+            let (val_loss, val_accuracy) = self.selection_score(&adam.head);
+            history.push(HistoryRow {
+                step: stats.epoch,
+                train_loss: stats.log_loss,
+                train_accuracy: stats.accuracy,
+                val_loss,
+                val_accuracy,
+                objective: None,
+                gradient_max: None,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+            let Some(patience) = o.early_stop else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|b| val_loss < b.0) {
+                best = Some((val_loss, val_accuracy, stats.epoch, adam.head.clone()));
+            } else if stats.epoch - best.as_ref().map_or(0, |b| b.2) >= patience {
+                break;
+            }
+        }
+        let epochs = adam.epochs_done();
+        let (selection_loss, selection_accuracy, best_epoch, head) = match best {
+            Some(kept) => kept,
+            None => {
+                let last = history
+                    .last()
+                    .map_or((f64::NAN, 0.0), |h| (h.val_loss, h.val_accuracy));
+                (last.0, last.1, epochs, adam.head.clone())
+            }
+        };
+        Candidate {
+            lr: Some(lr),
+            l2,
+            selection_loss,
+            selection_accuracy,
+            epochs,
+            best_epoch,
+            iterations: None,
+            converged: None,
+            objective: None,
+            gradient_max: None,
+            seconds: started.elapsed().as_secs_f64(),
+            head,
+            history,
+        }
+    }
+
+    fn fit_lbfgs(&self, l2: f64, rows: &[usize], warm_start: Option<&Head>) -> Candidate {
+        let started = Instant::now();
+        let dim = self.matrix.dim();
+        let mut problem = FullBatch::new(self.matrix, rows, self.labels, self.class_weights, l2);
+        let preconditioner = problem.inverse_hessian_diagonal();
+        let theta = warm_start
+            .map(params_from_head)
+            .unwrap_or_else(|| vec![0.0; problem.num_params()]);
+        let config = LbfgsConfig {
+            tol: self.options.tol,
+            max_iter: self.options.max_iter,
+            ..LbfgsConfig::default()
+        };
+        let mut history = Vec::new();
+        let outcome = minimize(
+            theta,
+            &preconditioner,
+            config,
+            |t, g| problem.evaluate(t, g),
+            |progress| {
+                let (val_loss, val_accuracy) =
+                    self.selection_score(&head_from_params(progress.theta, self.classes, dim));
+                history.push(HistoryRow {
+                    step: progress.iteration,
+                    train_loss: progress.evaluation.log_loss,
+                    train_accuracy: progress.evaluation.accuracy,
+                    val_loss,
+                    val_accuracy,
+                    objective: Some(progress.evaluation.objective),
+                    gradient_max: Some(progress.gradient_max),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            },
+        );
+        let mut theta = outcome.theta;
+        center_softmax_bias(&mut theta, self.classes, dim);
+        let head = head_from_params(&theta, self.classes, dim);
+        let (selection_loss, selection_accuracy) = self.selection_score(&head);
+        Candidate {
+            lr: None,
+            l2,
+            selection_loss,
+            selection_accuracy,
+            epochs: 0,
+            best_epoch: 0,
+            iterations: Some(outcome.iterations),
+            converged: Some(outcome.converged),
+            objective: Some(outcome.evaluation.objective),
+            gradient_max: Some(outcome.gradient_max),
+            seconds: started.elapsed().as_secs_f64(),
+            head,
+            history,
+        }
+    }
+
+    /// CLIP's linear-probe protocol (Radford et al. 2021, appendix A.3): L2
+    /// strengths 1e6, 1e5, …, 1e-6, each warm-started from the previous, then
+    /// three rounds of halving the log step around the best, then a refit of the
+    /// winner on fit ∪ selection. Returns (candidates, chosen, final head, refit).
+    fn clip_l2_search(&self) -> (Vec<Candidate>, usize, Head, bool) {
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut warm: Option<Head> = None;
+        for exponent in (-6..=6).rev() {
+            let candidate =
+                self.fit_lbfgs(10f64.powi(exponent), &self.plan.fit.rows, warm.as_ref());
+            warm = Some(candidate.head.clone());
+            candidates.push(candidate);
+        }
+        let mut step = 1.0f64;
+        for _ in 0..3 {
+            step /= 2.0;
+            let best = best_candidate(&candidates);
+            let center = candidates[best].l2.log10();
+            let start = candidates[best].head.clone();
+            for exponent in [center - step, center + step] {
+                let l2 = 10f64.powf(exponent);
+                if candidates
+                    .iter()
+                    .all(|c| (c.l2.log10() - exponent).abs() > 1e-9)
+                {
+                    candidates.push(self.fit_lbfgs(l2, &self.plan.fit.rows, Some(&start)));
+                }
+            }
+        }
+        let chosen = best_candidate(&candidates);
+        let mut refit_rows = self.plan.fit.rows.clone();
+        refit_rows.extend_from_slice(&self.plan.selection.rows);
+        refit_rows.sort_unstable();
+        let refit = self.fit_lbfgs(
+            candidates[chosen].l2,
+            &refit_rows,
+            Some(&candidates[chosen].head),
+        );
+        (candidates, chosen, refit.head, true)
+    }
+}
+
+/// With K softmax logits and an unpenalised bias, adding a constant to every bias
+/// changes nothing; centring them picks the representative scikit-learn reports.
+fn center_softmax_bias(theta: &mut [f64], classes: usize, dim: usize) {
+    if classes > 2 {
+        let biases = &mut theta[classes * dim..];
+        let mean = biases.iter().sum::<f64>() / classes as f64;
+        biases.iter_mut().for_each(|b| *b -= mean);
+    }
+}

@@ -1,0 +1,124 @@
+//! Same inputs and seed give bit-identical weights and metrics on 1 and 2 threads.
+
+mod common;
+
+use std::path::PathBuf;
+
+use head::{ClassWeight, Optimizer, SweepGrid, ThresholdRule, TrainOptions};
+
+fn features(dir: &std::path::Path, classes: &[&str]) -> PathBuf {
+    let dim = 40;
+    let rows = common::mixture_rows(
+        dim,
+        classes,
+        &common::standard_counts(classes.len(), 300, 60, 60),
+        0.2,
+        3,
+    );
+    common::write(
+        &dir.join(format!("features-{}.parquet", classes.len())),
+        &common::meta("b3", dim, classes),
+        rows,
+    )
+}
+
+/// Weights' bits and metrics.json without the wall-clock and machine fields.
+fn fingerprint(
+    threads: usize,
+    path: &PathBuf,
+    options: &TrainOptions,
+) -> (Vec<u32>, serde_json::Value) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
+        let run = head::train(std::slice::from_ref(path), options).expect("train");
+        let bits = run
+            .head
+            .weight
+            .iter()
+            .chain(&run.head.bias)
+            .map(|v| v.to_bits())
+            .collect();
+        let mut metrics = serde_json::to_value(run.run_metrics(options)).expect("metrics JSON");
+        let object = metrics.as_object_mut().expect("object");
+        object.remove("timing");
+        object.remove("resources");
+        for candidate in object["candidates"].as_array_mut().expect("candidates") {
+            candidate
+                .as_object_mut()
+                .expect("candidate")
+                .remove("seconds");
+        }
+        (bits, metrics)
+    })
+}
+
+fn assert_thread_count_invariant(path: &PathBuf, options: &TrainOptions) {
+    let (bits_1, metrics_1) = fingerprint(1, path, options);
+    let (bits_2, metrics_2) = fingerprint(2, path, options);
+    assert_eq!(bits_1, bits_2, "weights differ between 1 and 2 threads");
+    assert_eq!(
+        metrics_1, metrics_2,
+        "metrics differ between 1 and 2 threads"
+    );
+    // A different seed must change an Adam run: the comparison above can fail.
+    if options.optimizer == Optimizer::Adam {
+        let (bits_other, _) = fingerprint(
+            2,
+            path,
+            &TrainOptions {
+                seed: options.seed + 1,
+                ..options.clone()
+            },
+        );
+        assert_ne!(bits_1, bits_other);
+    }
+}
+
+#[test]
+fn adam_sweep_is_bit_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = features(dir.path(), &["ants", "bees"]);
+    let options = TrainOptions {
+        standardize: true,
+        class_weight: ClassWeight::Balanced,
+        epochs: 6,
+        early_stop: Some(2),
+        seed: 5,
+        sweep: Some(SweepGrid {
+            lr: vec![1e-3, 1e-2],
+            l2: vec![0.0, 1e-3],
+        }),
+        threshold: ThresholdRule::ValF1,
+        ..Default::default()
+    };
+    assert_thread_count_invariant(&path, &options);
+}
+
+#[test]
+fn full_batch_softmax_is_bit_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = features(dir.path(), &["cat", "dog", "fox"]);
+    let options = TrainOptions {
+        optimizer: Optimizer::Lbfgs,
+        l2: 1e-3,
+        tol: 1e-8,
+        ..Default::default()
+    };
+    assert_thread_count_invariant(&path, &options);
+}
+
+#[test]
+fn clip_l2_search_is_bit_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = features(dir.path(), &["ants", "bees"]);
+    let options = TrainOptions {
+        optimizer: Optimizer::Lbfgs,
+        sweep_l2_auto: true,
+        standardize: true,
+        ..Default::default()
+    };
+    assert_thread_count_invariant(&path, &options);
+}

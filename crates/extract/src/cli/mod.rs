@@ -1,4 +1,5 @@
 mod doctor;
+mod run;
 mod scan;
 
 use std::process::ExitCode;
@@ -6,11 +7,22 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// Run frozen EfficientNet backbones once per image and cache pooled features in Parquet.
+///
+/// Without a subcommand, extracts features:
+///   extract --variant b0,b3 --data DATASET --weights b0=W0 --weights b3=W3 --out features/
 #[derive(Parser, Debug)]
-#[command(name = "extract", version, about, long_about = None)]
+#[command(
+    name = "extract",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    extract: run::Args,
 }
 
 #[derive(Subcommand, Debug)]
@@ -23,8 +35,9 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Scan(args) => scan::run(args),
-        Command::Doctor(args) => doctor::run(args),
+        None => run::run(cli.extract),
+        Some(Command::Scan(args)) => scan::run(args),
+        Some(Command::Doctor(args)) => doctor::run(args),
     }
 }
 

@@ -1,0 +1,264 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use extract::extractor::TchExtractor;
+use extract::model::{DeviceRequest, Padding, Precision, Variant};
+use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
+use extract::preprocess::DecodeLimits;
+use extract::scan::{scan, ScanOptions};
+use extract::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
+use featurefile::{Interpolation, ResizeMode};
+
+/// Extract features: `extract --variant b0,b3 --data DATASET --weights W --out features/`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Backbones to run, comma-separated (b0..b7, or `all`); each image is decoded once for all.
+    #[arg(long, value_delimiter = ',', required = true)]
+    variant: Vec<String>,
+    /// Dataset root: ROOT/CLASS/* (split by content hash) or ROOT/{train,val,test}/CLASS/*.
+    #[arg(long, required = true)]
+    data: Option<PathBuf>,
+    /// Weights: a .safetensors file, a Hugging Face cache name (timm/tf_efficientnet_b3.ns_jft_in1k),
+    /// or random[:SEED]. Repeat as VARIANT=SPEC for several variants.
+    #[arg(long, value_name = "[VARIANT=]SPEC")]
+    weights: Vec<String>,
+    /// Folder holding VARIANT.safetensors for variants without --weights.
+    #[arg(long, value_name = "DIR")]
+    weights_dir: Option<PathBuf>,
+    /// Output folder: VARIANT.parquet, rejects.csv, run.json, and the cache in .cache/.
+    #[arg(long, default_value = "features")]
+    out: PathBuf,
+    /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N. An explicit cuda without a GPU is an error.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// fp32, bf16 or fp16 (reduced precision is for GPUs).
+    #[arg(long, default_value = "fp32")]
+    precision: String,
+    /// Images per forward pass (default: chosen for the device and input size).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Padding rule for timm-named weights that do not record it: same (tf_* ports) or symmetric.
+    #[arg(long)]
+    padding: Option<String>,
+    /// Process only the images whose key falls in shard K of N (writes VARIANT/shard-K-of-N.parquet).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Exit with an error if any file is rejected (the good ones are still extracted first).
+    #[arg(long)]
+    strict: bool,
+    /// Refuse images with more pixels than this (decompression bombs).
+    #[arg(long, default_value_t = DecodeLimits::default().max_pixels)]
+    max_pixels: u64,
+    /// Rows per committed cache chunk: the most a crash can lose.
+    #[arg(long, default_value_t = 256)]
+    chunk_rows: usize,
+    /// Flat datasets: keep split assignments in this CSV across runs (see `extract scan --help`).
+    #[arg(long, value_name = "CSV")]
+    splits: Option<PathBuf>,
+    /// Hugging Face cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).
+    #[arg(long)]
+    hf_cache: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+}
+
+/// Preprocessing overrides (default: the recipe recorded with the weights).
+#[derive(clap::Args, Debug)]
+struct RecipeArgs {
+    /// Side of the square input.
+    #[arg(long)]
+    input_size: Option<u32>,
+    /// Crop mode: resize the shorter side to this before the centre crop.
+    #[arg(long, conflicts_with = "crop_fraction")]
+    resize_size: Option<u32>,
+    /// Crop mode: input size / resize size (timm's crop_pct).
+    #[arg(long)]
+    crop_fraction: Option<f64>,
+    /// crop (shorter side, then centre crop) or stretch (to a square, ignoring aspect: Keras).
+    #[arg(long, value_parser = ["crop", "stretch"])]
+    resize_mode: Option<String>,
+    /// nearest, bilinear or bicubic.
+    #[arg(long, value_parser = ["nearest", "bilinear", "bicubic"])]
+    interpolation: Option<String>,
+    /// Per-channel mean of [0, 1] pixels, R,G,B.
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    mean: Option<Vec<f32>>,
+    /// Per-channel std of [0, 1] pixels, R,G,B.
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    std: Option<Vec<f32>>,
+}
+
+impl RecipeArgs {
+    fn overrides(&self) -> RecipeOverrides {
+        let triple = |v: &Option<Vec<f32>>| v.as_ref().map(|v| [v[0], v[1], v[2]]);
+        RecipeOverrides {
+            input_size: self.input_size,
+            resize_size: self.resize_size,
+            crop_fraction: self.crop_fraction,
+            resize_mode: self.resize_mode.as_deref().map(|m| {
+                if m == "stretch" {
+                    ResizeMode::Stretch
+                } else {
+                    ResizeMode::Crop
+                }
+            }),
+            interpolation: self.interpolation.as_deref().map(|i| match i {
+                "nearest" => Interpolation::Nearest,
+                "bilinear" => Interpolation::Bilinear,
+                _ => Interpolation::Bicubic,
+            }),
+            mean: triple(&self.mean),
+            std: triple(&self.std),
+        }
+    }
+}
+
+fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
+    let mut variants = Vec::new();
+    for name in names {
+        if name.eq_ignore_ascii_case("all") {
+            variants.extend(Variant::ALL);
+        } else {
+            variants.push(name.parse::<Variant>()?);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    variants.retain(|v| seen.insert(*v));
+    Ok(variants)
+}
+
+/// `VARIANT=SPEC` entries by variant, and a bare SPEC for a single variant.
+fn weights_for(
+    args: &Args,
+    variants: &[Variant],
+) -> anyhow::Result<BTreeMap<Variant, WeightsSpec>> {
+    let mut chosen = BTreeMap::new();
+    for entry in &args.weights {
+        let (variant, spec) = match entry.split_once('=') {
+            Some((variant, spec)) => (variant.parse::<Variant>()?, spec),
+            None if variants.len() == 1 => (variants[0], entry.as_str()),
+            None => bail!("--weights {entry}: with several variants, write VARIANT=SPEC"),
+        };
+        chosen.insert(
+            variant,
+            spec.parse::<WeightsSpec>().map_err(anyhow::Error::msg)?,
+        );
+    }
+    for variant in variants {
+        if chosen.contains_key(variant) {
+            continue;
+        }
+        let Some(dir) = &args.weights_dir else {
+            bail!("no weights for {variant}: pass --weights {variant}=FILE|HF_NAME|random, or --weights-dir DIR");
+        };
+        let path = dir.join(format!("{}.safetensors", variant.name()));
+        if !path.exists() {
+            bail!(
+                "no weights for {variant}: {} does not exist",
+                path.display()
+            );
+        }
+        chosen.insert(*variant, WeightsSpec::File(path));
+    }
+    Ok(chosen)
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let data = args.data.clone().context("--data is required")?;
+    let variants = variants(&args.variant)?;
+    let weights = weights_for(&args, &variants)?;
+    let device = args.device.parse::<DeviceRequest>()?.resolve()?;
+    let precision = args.precision.parse::<Precision>()?;
+    let padding = args
+        .padding
+        .as_deref()
+        .map(str::parse::<Padding>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let settings = RunSettings {
+        device,
+        precision,
+        layout: None,
+        padding,
+        hub_cache: args
+            .hf_cache
+            .clone()
+            .unwrap_or_else(extract::hub_cache::default_cache_dir),
+    };
+    let overrides = args.recipe.overrides();
+
+    // Everything that can fail cheaply fails before any image is touched.
+    let mut backbones: Vec<Box<dyn Backbone>> = Vec::new();
+    for variant in &variants {
+        let spec = &weights[variant];
+        let loaded = load(Some(*variant), spec, &settings, &overrides)
+            .with_context(|| format!("loading weights for {variant}"))?;
+        backbones.push(Box::new(TchExtractor::new(
+            loaded.model,
+            loaded.recipe,
+            args.batch_size,
+        )));
+    }
+
+    let mut scan_options = ScanOptions::default();
+    if let Some(path) = args.splits.as_ref().filter(|p| p.exists()) {
+        scan_options.previous_splits = extract::splits_file::read(path)?;
+    }
+    let report = scan(&data, &scan_options)?;
+    if let Some(path) = &args.splits {
+        extract::splits_file::write(path, &report)?;
+    }
+    if report.images.is_empty() {
+        bail!(
+            "{}: no usable images ({} problem files)",
+            data.display(),
+            report.problems.len()
+        );
+    }
+
+    let options = ExtractOptions {
+        out_dir: args.out.clone(),
+        shard: args.shard,
+        limits: DecodeLimits {
+            max_pixels: args.max_pixels,
+        },
+        chunk_rows: args.chunk_rows,
+        strict: args.strict,
+        progress: if args.quiet {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::Auto
+        },
+    };
+    let record = extract(&report, &mut backbones, &options)?;
+
+    if !args.quiet {
+        eprintln!(
+            "extract: {} images ({} decoded, {} duplicates) in {:.1} s; decode+resize {:.1} CPU-s",
+            record.images,
+            record.decoded,
+            record.duplicates,
+            record.wall_seconds,
+            record.decode_seconds
+        );
+        for v in &record.variants {
+            eprintln!(
+                "  {:<6} {} rows -> {}  computed {}, cached {}, backbone {:.1} s ({:.1} images/s, {} {}, batch {})",
+                v.variant, v.rows, v.output, v.computed, v.cached_hits, v.backbone_seconds, v.images_per_second,
+                v.device, v.precision, v.batch_size
+            );
+        }
+        if record.rejected > 0 {
+            eprintln!(
+                "warning: {} file(s) rejected, listed with reasons in {}",
+                record.rejected, record.rejects_file
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,112 @@
+//! The bridge from a libtorch [`crate::model::Backbone`] to the pipeline's
+//! [`crate::pipeline::Backbone`]: bytes in, pooled features out.
+
+use featurefile::{Preprocessing, WeightsIdentity};
+use tch::{Device, Kind, Tensor};
+
+use crate::model;
+use crate::pipeline::{Backbone, BackboneError};
+
+pub struct TchExtractor {
+    model: model::Backbone,
+    recipe: Preprocessing,
+    batch_size: usize,
+    mean: Tensor,
+    std: Tensor,
+}
+
+impl TchExtractor {
+    /// `batch_size` of `None` picks one for the device and input size.
+    pub fn new(model: model::Backbone, recipe: Preprocessing, batch_size: Option<usize>) -> Self {
+        let batch_size =
+            batch_size.unwrap_or_else(|| automatic_batch_size(model.device, recipe.input_size));
+        let channel = |values: [f32; 3]| {
+            Tensor::from_slice(&values)
+                .view([1, 3, 1, 1])
+                .to_device(model.device)
+        };
+        TchExtractor {
+            mean: channel(recipe.mean),
+            std: channel(recipe.std),
+            model,
+            recipe,
+            batch_size,
+        }
+    }
+
+    pub fn model(&self) -> &model::Backbone {
+        &self.model
+    }
+
+    /// Normalised NCHW float input from HWC bytes, built on the device: only the
+    /// bytes cross the bus, and NHWC bytes permuted to NCHW are channels-last.
+    fn input(&self, images: &[&[u8]]) -> Result<Tensor, tch::TchError> {
+        let side = i64::from(self.recipe.input_size);
+        let mut bytes = Vec::with_capacity(images.len() * (side * side * 3) as usize);
+        for image in images {
+            bytes.extend_from_slice(image);
+        }
+        let pixels = Tensor::f_from_slice(&bytes)?.f_view([images.len() as i64, side, side, 3])?;
+        let pixels = pixels
+            .f_to_device(self.model.device)?
+            .f_permute([0, 3, 1, 2])?;
+        let scaled = pixels.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?;
+        scaled.f_sub(&self.mean)?.f_div(&self.std)
+    }
+}
+
+/// Large enough to keep a GPU busy, small enough for its memory and for a
+/// 2-core CPU's caches; `--batch-size` overrides it.
+fn automatic_batch_size(device: Device, input_size: u32) -> usize {
+    let pixels_ratio = (224.0 * 224.0) / f64::from(input_size.max(1)).powi(2);
+    let at_224 = if device.is_cuda() { 256.0 } else { 32.0 };
+    ((at_224 * pixels_ratio).round() as usize).clamp(4, 512)
+}
+
+impl Backbone for TchExtractor {
+    fn variant(&self) -> &str {
+        self.model.variant.name()
+    }
+
+    fn feature_dim(&self) -> usize {
+        self.model.feature_dim() as usize
+    }
+
+    fn feature_layer(&self) -> String {
+        model::FEATURE_LAYER.to_string()
+    }
+
+    fn recipe(&self) -> &Preprocessing {
+        &self.recipe
+    }
+
+    fn weights(&self) -> &WeightsIdentity {
+        &self.model.weights
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn device(&self) -> String {
+        match self.model.device {
+            Device::Cuda(index) => format!("cuda:{index}"),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
+
+    fn precision(&self) -> String {
+        self.model.precision.name().to_string()
+    }
+
+    fn forward(&mut self, images: &[&[u8]]) -> Result<Vec<f32>, BackboneError> {
+        let fail = |e: &dyn std::fmt::Display| BackboneError(e.to_string());
+        let input = self.input(images).map_err(|e| fail(&e))?;
+        let features = self.model.features(&input).map_err(|e| fail(&e))?;
+        let flat = features
+            .f_to_kind(Kind::Float)
+            .and_then(|f| f.f_flatten(0, -1))
+            .map_err(|e| fail(&e))?;
+        Vec::<f32>::try_from(&flat).map_err(|e| fail(&e))
+    }
+}

@@ -86,17 +86,23 @@ struct RecipeArgs {
     #[arg(long, value_parser = ["nearest", "bilinear", "bicubic"])]
     interpolation: Option<String>,
     /// Per-channel mean of [0, 1] pixels, R,G,B.
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', value_name = "R,G,B")]
     mean: Option<Vec<f32>>,
     /// Per-channel std of [0, 1] pixels, R,G,B.
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', value_name = "R,G,B")]
     std: Option<Vec<f32>>,
 }
 
 impl RecipeArgs {
-    fn overrides(&self) -> RecipeOverrides {
-        let triple = |v: &Option<Vec<f32>>| v.as_ref().map(|v| [v[0], v[1], v[2]]);
-        RecipeOverrides {
+    fn overrides(&self) -> anyhow::Result<RecipeOverrides> {
+        let triple = |flag: &str, v: &Option<Vec<f32>>| -> anyhow::Result<Option<[f32; 3]>> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some([r, g, b]) => Ok(Some([*r, *g, *b])),
+                Some(other) => bail!("--{flag} takes three values R,G,B, got {}", other.len()),
+            }
+        };
+        Ok(RecipeOverrides {
             input_size: self.input_size,
             resize_size: self.resize_size,
             crop_fraction: self.crop_fraction,
@@ -112,9 +118,9 @@ impl RecipeArgs {
                 "bilinear" => Interpolation::Bilinear,
                 _ => Interpolation::Bicubic,
             }),
-            mean: triple(&self.mean),
-            std: triple(&self.std),
-        }
+            mean: triple("mean", &self.mean)?,
+            std: triple("std", &self.std)?,
+        })
     }
 }
 
@@ -190,7 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(extract::hub_cache::default_cache_dir),
     };
-    let overrides = args.recipe.overrides();
+    let overrides = args.recipe.overrides()?;
 
     // Everything that can fail cheaply fails before any image is touched.
     let mut backbones: Vec<Box<dyn Backbone>> = Vec::new();

@@ -4,7 +4,9 @@
 //! `scan` and `split` are pure Rust and need no libtorch at run time; `runtime`
 //! reports what libtorch can see.
 
+pub mod extractor;
 pub mod hub_cache;
+pub mod model;
 pub mod pipeline;
 pub mod preprocess;
 pub mod runtime;
@@ -12,3 +14,4 @@ pub mod scan;
 pub mod scan_json;
 pub mod split;
 pub mod splits_file;
+pub mod weights_spec;

@@ -1,3 +1,4 @@
+mod bench;
 mod doctor;
 mod run;
 mod scan;
@@ -31,6 +32,8 @@ enum Command {
     Scan(scan::Args),
     /// Show the libtorch this binary loaded: version, CUDA, cuDNN, devices, threads.
     Doctor(doctor::Args),
+    /// Time one backbone over synthetic batches: images per second on a device and precision.
+    Bench(bench::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => run::run(cli.extract),
         Some(Command::Scan(args)) => scan::run(args),
         Some(Command::Doctor(args)) => doctor::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
     }
 }
 

@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use extract::model::bench::{self, BenchConfig};
 use extract::model::{
     Backbone, DeviceRequest, LoadOptions, MemoryLayout, Padding, Precision, Variant,
@@ -77,9 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 layout,
                 source: None,
             };
-            let path = PathBuf::from(&args.weights);
-            Backbone::from_safetensors(&path, &options)
-                .with_context(|| format!("loading {}", path.display()))
+            // The error names the file itself.
+            Ok(Backbone::from_safetensors(
+                &PathBuf::from(&args.weights),
+                &options,
+            )?)
         }
     };
     let config = BenchConfig {

@@ -1,4 +1,44 @@
-fn main() {
-    eprintln!("report: not implemented yet (issue 7)");
-    std::process::exit(2);
+//! `report`: the comparison table, plots and HTML from head-train runs; see `report --help`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+/// Compare head-train runs: writes report.md, report.csv, report.json, report.html
+/// and plots/*.svg|png into --out.
+#[derive(Parser, Debug)]
+#[command(name = "report", version)]
+struct Cli {
+    /// A folder holding one head-train output folder per run (or a single run folder).
+    runs: PathBuf,
+    /// The extract output folder: its feature files' metadata and run.json add
+    /// extraction times, weights sizes and recorded parameter counts.
+    #[arg(long)]
+    features: Option<PathBuf>,
+    /// Output folder (created if needed).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let inputs = report::ReportInputs {
+        runs: cli.runs.clone(),
+        features: cli.features.clone(),
+    };
+    let written = report::render(&inputs, &cli.out)
+        .with_context(|| format!("report on {}", cli.runs.display()))?;
+    print!(
+        "{}",
+        std::fs::read_to_string(&written.markdown)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| !l.starts_with("## Plots"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    println!();
+    println!("report: {}", written.html.display());
+    Ok(())
 }

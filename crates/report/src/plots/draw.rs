@@ -1,0 +1,145 @@
+//! Shared drawing pieces: fonts, colours, styles and the category bar panel.
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub type DrawResult = Result<(), String>;
+
+pub fn error<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+pub const FONT: &str = "sans-serif";
+
+/// plotters' `ab_glyph` text needs its fonts registered by name; the SVG keeps
+/// the family name and lets the viewer choose, the bitmap uses these.
+pub fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The embedded DejaVu files are valid TrueType: a failure here is a broken build.
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .map_err(|_| ())
+            .expect("embedded DejaVu Sans parses");
+        plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold())
+            .map_err(|_| ())
+            .expect("embedded DejaVu Sans Bold parses");
+    });
+}
+
+/// Tableau 10, the matplotlib default cycle: readable and colour-blind friendlier.
+pub const BLUE: RGBColor = RGBColor(31, 119, 180);
+pub const ORANGE: RGBColor = RGBColor(255, 127, 14);
+pub const GREEN: RGBColor = RGBColor(44, 160, 44);
+pub const RED: RGBColor = RGBColor(214, 39, 40);
+pub const PURPLE: RGBColor = RGBColor(148, 103, 189);
+pub const PALETTE: [RGBColor; 5] = [BLUE, ORANGE, GREEN, RED, PURPLE];
+
+pub fn title_style() -> TextStyle<'static> {
+    (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK)
+}
+
+pub fn label_style() -> TextStyle<'static> {
+    (FONT, 15).into_font().color(&BLACK)
+}
+
+pub fn small_style() -> TextStyle<'static> {
+    (FONT, 13).into_font().color(&BLACK)
+}
+
+/// Names for integer positions on an `f64` axis spanning `-0.5..n-0.5`.
+pub fn category_formatter(labels: &[String]) -> impl Fn(&f64) -> String + '_ {
+    move |x: &f64| {
+        let nearest = x.round();
+        if (x - nearest).abs() < 1e-6 && nearest >= 0.0 {
+            labels.get(nearest as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+}
+
+pub struct Bars<'a> {
+    pub title: &'a str,
+    pub y_label: &'a str,
+    pub labels: &'a [String],
+    pub values: &'a [f64],
+    pub color: RGBColor,
+    pub value_text: &'a dyn Fn(f64) -> String,
+    /// Fixed y range; otherwise 0 to 15 % above the largest value.
+    pub y_range: Option<(f64, f64)>,
+}
+
+/// One bar per category with its value printed above it.
+pub fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, bars: &Bars) -> DrawResult {
+    let count = bars.labels.len().max(1);
+    let top = bars.values.iter().copied().fold(0.0f64, f64::max);
+    let (low, high) = bars
+        .y_range
+        .unwrap_or((0.0, if top > 0.0 { top * 1.15 } else { 1.0 }));
+    let mut chart = ChartBuilder::on(area)
+        .caption(bars.title, title_style())
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(72)
+        .build_cartesian_2d(-0.5..count as f64 - 0.5, low..high)
+        .map_err(error)?;
+    let formatter = category_formatter(bars.labels);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(count)
+        .x_label_formatter(&formatter)
+        .y_desc(bars.y_label)
+        .label_style(label_style())
+        .axis_desc_style(label_style())
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(error)?;
+    chart
+        .draw_series(bars.values.iter().enumerate().map(|(i, &v)| {
+            let x = i as f64;
+            Rectangle::new([(x - 0.35, low), (x + 0.35, v)], bars.color.filled())
+        }))
+        .map_err(error)?;
+    chart
+        .draw_series(
+            bars.values.iter().enumerate().map(|(i, &v)| {
+                text_above((i as f64, v), (high - low) * 0.01, (bars.value_text)(v))
+            }),
+        )
+        .map_err(error)?;
+    Ok(())
+}
+
+/// A label centred just above a point; `lift` is in the chart's y units.
+pub fn text_above(at: (f64, f64), lift: f64, text: String) -> Text<'static, (f64, f64), String> {
+    Text::new(
+        text,
+        (at.0, at.1 + lift),
+        small_style().pos(Pos::new(HPos::Center, VPos::Bottom)),
+    )
+}
+
+/// A message in the middle of an empty panel.
+pub fn empty_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    message: &str,
+) -> DrawResult {
+    let (width, height) = area.dim_in_pixel();
+    area.draw(&Text::new(
+        title.to_string(),
+        (width as i32 / 2, 12),
+        title_style().pos(Pos::new(HPos::Center, VPos::Top)),
+    ))
+    .map_err(error)?;
+    area.draw(&Text::new(
+        message.to_string(),
+        (width as i32 / 2, height as i32 / 2),
+        label_style().pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(error)
+}

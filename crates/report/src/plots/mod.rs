@@ -1,0 +1,180 @@
+//! The report's plots, drawn by plotters as SVG (inlined in the HTML) and
+//! rasterised to PNG from that same SVG.
+
+mod bars;
+mod draw;
+mod encode_png;
+mod history;
+mod scatter;
+mod time;
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{io_error, ReportError, Result};
+use crate::table::Table;
+
+/// The folder under the output where plot files go.
+pub const PLOTS_DIR: &str = "plots";
+
+/// One plot as written: both files, relative to the output folder, and the SVG text.
+#[derive(Clone, Debug)]
+pub struct PlotFile {
+    pub name: &'static str,
+    pub title: String,
+    pub caption: String,
+    pub svg_path: String,
+    pub png_path: String,
+    pub svg: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlotKind {
+    SizeAndParameters,
+    AccuracyAndLoss,
+    AccuracyVsParameters,
+    History,
+    Time,
+}
+
+impl PlotKind {
+    pub const ALL: [PlotKind; 5] = [
+        PlotKind::SizeAndParameters,
+        PlotKind::AccuracyAndLoss,
+        PlotKind::AccuracyVsParameters,
+        PlotKind::History,
+        PlotKind::Time,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PlotKind::SizeAndParameters => "size_parameters",
+            PlotKind::AccuracyAndLoss => "accuracy_loss",
+            PlotKind::AccuracyVsParameters => "accuracy_vs_parameters",
+            PlotKind::History => "history",
+            PlotKind::Time => "time",
+        }
+    }
+
+    fn title(self, table: &Table) -> String {
+        let split = table.evaluation_split();
+        match self {
+            PlotKind::SizeAndParameters => "Weights file size and parameter count".into(),
+            PlotKind::AccuracyAndLoss => format!("{} accuracy and loss", capitalized(&split)),
+            PlotKind::AccuracyVsParameters => {
+                format!("{} accuracy against parameter count", capitalized(&split))
+            }
+            PlotKind::History => "Training history: loss and accuracy per epoch".into(),
+            PlotKind::Time => "Time: ours against retraining through the backbone".into(),
+        }
+    }
+
+    fn caption(self, table: &Table) -> String {
+        match self {
+            PlotKind::SizeAndParameters => {
+                "Per variant: the weights file in MB and the backbone's parameters (without the classifier).".into()
+            }
+            PlotKind::AccuracyAndLoss => format!(
+                "The kept head scored once on the {} split: accuracy (higher is better) and log-loss (lower is better).",
+                table.evaluation_split()
+            ),
+            PlotKind::AccuracyVsParameters => {
+                "Each point a run; x the backbone's parameters in millions.".into()
+            }
+            PlotKind::History => {
+                "One panel per run: train and validation (selection split) loss on the left axis, accuracy on the right. Adam: per epoch; L-BFGS: per iteration.".into()
+            }
+            PlotKind::Time => {
+                if table.rows.iter().any(|r| r.extraction_seconds.is_some()) {
+                    "Ours: the backbone once per image (extraction) plus head training on the cached features. Estimate: the measured backbone seconds × the head's epochs, what retraining through the frozen backbone every epoch (the seed's way) costs.".into()
+                } else {
+                    "Head training only: no extract run.json was given (--features), so extraction and the retraining estimate are unknown.".into()
+                }
+            }
+        }
+    }
+
+    fn size(self, table: &Table) -> (u32, u32) {
+        match self {
+            PlotKind::History => {
+                let panels = table.rows.len().max(1) as u32;
+                let rows = panels.div_ceil(history::COLUMNS);
+                (1200, 70 + 300 * rows)
+            }
+            PlotKind::AccuracyVsParameters => (900, 560),
+            _ => (1200, 520),
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        self,
+        table: &Table,
+        root: &DrawingArea<DB, Shift>,
+    ) -> draw::DrawResult {
+        root.fill(&WHITE).map_err(draw::error)?;
+        match self {
+            PlotKind::SizeAndParameters => bars::size_and_parameters(table, root),
+            PlotKind::AccuracyAndLoss => bars::accuracy_and_loss(table, root),
+            PlotKind::AccuracyVsParameters => scatter::accuracy_vs_parameters(table, root),
+            PlotKind::History => history::history(table, root),
+            PlotKind::Time => time::time(table, root),
+        }?;
+        root.present().map_err(draw::error)
+    }
+}
+
+/// Draws every plot and writes `plots/NAME.svg` and `plots/NAME.png` under `out`.
+pub fn write_all(table: &Table, out: &Path) -> Result<Vec<PlotFile>> {
+    draw::register_fonts();
+    let dir = out.join(PLOTS_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+    PlotKind::ALL
+        .iter()
+        .map(|&kind| {
+            let plot = render(kind, table)?;
+            let svg_path = dir.join(format!("{}.svg", kind.name()));
+            std::fs::write(&svg_path, &plot.svg).map_err(io_error(&svg_path))?;
+            let png_path = dir.join(format!("{}.png", kind.name()));
+            std::fs::write(&png_path, &plot.png).map_err(io_error(&png_path))?;
+            Ok(PlotFile {
+                name: kind.name(),
+                title: kind.title(table),
+                caption: kind.caption(table),
+                svg_path: format!("{PLOTS_DIR}/{}.svg", kind.name()),
+                png_path: format!("{PLOTS_DIR}/{}.png", kind.name()),
+                svg: plot.svg,
+            })
+        })
+        .collect()
+}
+
+/// `test` → `Test`, for titles.
+pub fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+struct Rendered {
+    svg: String,
+    png: Vec<u8>,
+}
+
+fn render(kind: PlotKind, table: &Table) -> Result<Rendered> {
+    let failed = |reason: String| ReportError::Plot {
+        name: kind.name().to_string(),
+        reason,
+    };
+    let (width, height) = kind.size(table);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        kind.draw(table, &root).map_err(failed)?;
+    }
+    let png = encode_png::svg_to_png(&svg).map_err(failed)?;
+    Ok(Rendered { svg, png })
+}

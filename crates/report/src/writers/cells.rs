@@ -1,0 +1,115 @@
+//! The human-readable table: headers and formatted cells, shared by the markdown
+//! and HTML writers so both always show the same numbers.
+
+use crate::format::{self, MISSING};
+use crate::table::{head_label, Row, Table};
+
+pub struct Cells {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Columns that hold numbers (right-aligned).
+pub fn is_numeric_column(index: usize) -> bool {
+    index >= 2
+}
+
+pub fn cells(table: &Table) -> Cells {
+    let split = table.evaluation_split();
+    let headers = [
+        "model".to_string(),
+        "head".to_string(),
+        "image size".to_string(),
+        "batch size".to_string(),
+        "weights size".to_string(),
+        "parameters".to_string(),
+        format!("{split} loss"),
+        "Δ loss".to_string(),
+        format!("{split} accuracy"),
+        "Δ accuracy".to_string(),
+        "ROC-AUC".to_string(),
+        "F1".to_string(),
+        "extraction s".to_string(),
+        "head s".to_string(),
+        "total s".to_string(),
+        "time ratio".to_string(),
+    ]
+    .to_vec();
+    let rows = table.rows.iter().map(row_cells).collect();
+    Cells { headers, rows }
+}
+
+fn row_cells(row: &Row) -> Vec<String> {
+    let is_baseline = row.run == row.baseline;
+    let difference = |value: f64| {
+        if is_baseline {
+            MISSING.to_string()
+        } else {
+            format::signed4(value)
+        }
+    };
+    let optional = |value: Option<String>| value.unwrap_or_else(|| MISSING.to_string());
+    vec![
+        row.model.clone(),
+        head_label(&row.head).to_string(),
+        format!("{0}×{0}", row.image_size),
+        match row.batch_size {
+            Some(size) => format::thousands(size as u64),
+            None => "full".to_string(),
+        },
+        optional(row.weights_bytes.map(format::megabytes)),
+        optional(row.parameters.map(format::thousands)),
+        format::decimal4(row.test_loss),
+        difference(row.test_loss_difference),
+        format::decimal4(row.test_accuracy),
+        difference(row.test_accuracy_difference),
+        optional(row.test_roc_auc.map(format::decimal4)),
+        format::decimal4(row.test_f1),
+        optional(row.extraction_seconds.map(format::seconds)),
+        format::seconds(row.head_seconds),
+        format::seconds(row.total_seconds),
+        optional(row.time_ratio.map(format::ratio)),
+    ]
+}
+
+/// Sentences under the table: what the baseline is, where numbers come from, caveats.
+pub fn footnotes(table: &Table) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut baselines: Vec<&str> = table.rows.iter().map(|r| r.baseline.as_str()).collect();
+    baselines.dedup();
+    notes.push(format!(
+        "Δ and time ratio are against {} (B0 of the same head kind, else its first row).",
+        baselines
+            .iter()
+            .map(|b| format!("`{b}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    notes.push(
+        "extraction s: the backbone's forward pass over every image, once (extract's run.json); \
+         head s: head-train's training time over the cached features; total = extraction + head."
+            .to_string(),
+    );
+    if let Some(extraction) = &table.extraction {
+        notes.push(format!(
+            "Decoding and resizing is shared by all variants (one decode per image): {} CPU-s for {} images decoded of {}; the extract run took {} s wall time.",
+            format::seconds(extraction.decode_cpu_seconds),
+            format::thousands(extraction.decoded as u64),
+            format::thousands(extraction.images as u64),
+            format::seconds(extraction.wall_seconds),
+        ));
+    }
+    if table
+        .rows
+        .iter()
+        .any(|r| r.parameters_source == Some(crate::table::ParameterSource::ReferenceTable))
+    {
+        notes.push(
+            "parameters: the backbone without its classifier; where the feature file does not record it, \
+             the count of the reference implementation (torchvision 0.26 B0..B7, timm 1.0.31 Lite0..Lite4)."
+                .to_string(),
+        );
+    }
+    notes.extend(table.notes.iter().cloned());
+    notes
+}

@@ -1,0 +1,371 @@
+//! The report rendered from the committed fixture runs (see make_fixtures.rs):
+//! every number in the table checked against the fixture files themselves, and
+//! every plot a valid SVG and PNG.
+
+use std::path::{Path, PathBuf};
+
+use report::{PlotKind, ReportInputs};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// What the fixture files say about one run, read without the report crate.
+struct Expected {
+    run: &'static str,
+    variant: &'static str,
+    baseline: &'static str,
+    image_size: u64,
+    batch_size: Option<u64>,
+    weights_bytes: Option<u64>,
+    parameters: u64,
+    parameters_source: &'static str,
+    loss: f64,
+    accuracy: f64,
+    roc_auc: f64,
+    f1: f64,
+    head_seconds: f64,
+    extraction_seconds: f64,
+}
+
+fn expected() -> Vec<Expected> {
+    let fixtures = fixtures();
+    let record = read_json(&fixtures.join("features/run.json"));
+    let backbone_seconds = |variant: &str| {
+        record["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["variant"] == variant)
+            .unwrap()["backbone_seconds"]
+            .as_f64()
+            .unwrap()
+    };
+    // (run, variant, baseline, image size, batch, weights bytes, parameters, source):
+    // sizes and batch from the generator's settings; bytes and parameters as recorded
+    // in b0/b1's feature metadata, b2's parameters from torchvision's efficientnet_b2.
+    let table = [
+        (
+            "b0",
+            "b0",
+            "b0",
+            224,
+            Some(16),
+            Some(21_355_344),
+            4_007_548,
+            "feature_metadata",
+        ),
+        (
+            "b1",
+            "b1",
+            "b0",
+            240,
+            Some(16),
+            Some(31_519_111),
+            6_513_184,
+            "feature_metadata",
+        ),
+        (
+            "b2",
+            "b2",
+            "b0",
+            260,
+            Some(16),
+            None,
+            7_700_994,
+            "reference_table",
+        ),
+        (
+            "b0-lbfgs",
+            "b0",
+            "b0-lbfgs",
+            224,
+            None,
+            Some(21_355_344),
+            4_007_548,
+            "feature_metadata",
+        ),
+        (
+            "b2-lbfgs",
+            "b2",
+            "b0-lbfgs",
+            260,
+            None,
+            None,
+            7_700_994,
+            "reference_table",
+        ),
+    ];
+    table
+        .into_iter()
+        .map(
+            |(
+                run,
+                variant,
+                baseline,
+                image_size,
+                batch_size,
+                weights_bytes,
+                parameters,
+                source,
+            )| {
+                let metrics = read_json(&fixtures.join("runs").join(run).join("metrics.json"));
+                let evaluation = metrics["splits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["role"] == "evaluation")
+                    .unwrap()
+                    .clone();
+                assert_eq!(evaluation["split"], "test");
+                Expected {
+                    run,
+                    variant,
+                    baseline,
+                    image_size,
+                    batch_size,
+                    weights_bytes,
+                    parameters,
+                    parameters_source: source,
+                    loss: evaluation["log_loss"].as_f64().unwrap(),
+                    accuracy: evaluation["accuracy"].as_f64().unwrap(),
+                    roc_auc: evaluation["roc_auc"].as_f64().unwrap(),
+                    f1: evaluation["f1"].as_f64().unwrap(),
+                    head_seconds: metrics["timing"]["training_seconds"].as_f64().unwrap(),
+                    extraction_seconds: backbone_seconds(variant),
+                }
+            },
+        )
+        .collect()
+}
+
+fn render(out: &Path) -> report::Written {
+    report::render(
+        &ReportInputs {
+            runs: fixtures().join("runs"),
+            features: Some(fixtures().join("features")),
+        },
+        out,
+    )
+    .expect("report renders")
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn table_matches_the_fixtures() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path());
+    let expected = expected();
+    let by_run = |run: &str| expected.iter().find(|e| e.run == run).unwrap();
+
+    let json = read_json(&out.path().join("report.json"));
+    assert_eq!(json["evaluation_split"], "test");
+    let rows = json["rows"].as_array().unwrap();
+    let order: Vec<&str> = rows.iter().map(|r| r["run"].as_str().unwrap()).collect();
+    assert_eq!(
+        order,
+        ["b0", "b1", "b2", "b0-lbfgs", "b2-lbfgs"],
+        "Adam rows, then L-BFGS, each B0 first"
+    );
+
+    for row in rows {
+        let e = by_run(row["run"].as_str().unwrap());
+        let base = by_run(e.baseline);
+        let number = |key: &str| {
+            row[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{}: {key} missing", e.run))
+        };
+        assert_eq!(row["variant"], e.variant);
+        assert_eq!(row["baseline"], e.baseline);
+        assert_eq!(row["image_size"].as_u64(), Some(e.image_size));
+        assert_eq!(row["batch_size"].as_u64(), e.batch_size, "{}", e.run);
+        assert_eq!(row["weights_bytes"].as_u64(), e.weights_bytes, "{}", e.run);
+        assert_eq!(row["parameters"].as_u64(), Some(e.parameters));
+        assert_eq!(row["parameters_source"], e.parameters_source);
+        assert_eq!(number("test_loss"), e.loss);
+        assert_eq!(number("test_accuracy"), e.accuracy);
+        assert_eq!(number("test_roc_auc"), e.roc_auc);
+        assert_eq!(number("test_f1"), e.f1);
+        assert!(
+            close(number("test_loss_difference"), e.loss - base.loss),
+            "{}",
+            e.run
+        );
+        assert!(
+            close(
+                number("test_accuracy_difference"),
+                e.accuracy - base.accuracy
+            ),
+            "{}",
+            e.run
+        );
+        assert_eq!(number("extraction_seconds"), e.extraction_seconds);
+        assert_eq!(number("head_seconds"), e.head_seconds);
+        let total = e.extraction_seconds + e.head_seconds;
+        let base_total = base.extraction_seconds + base.head_seconds;
+        assert!(close(number("total_seconds"), total));
+        assert!(close(number("time_ratio"), total / base_total), "{}", e.run);
+        assert_eq!(row["epochs"].as_u64(), Some(10));
+        assert!(close(
+            number("estimated_retraining_seconds"),
+            e.extraction_seconds * 10.0
+        ));
+    }
+    // The baselines' own differences are zero and their ratio one.
+    assert_eq!(rows[0]["test_accuracy_difference"].as_f64(), Some(0.0));
+    assert_eq!(rows[3]["time_ratio"].as_f64(), Some(1.0));
+
+    // The CSV holds the same numbers.
+    let mut csv = csv::Reader::from_path(out.path().join("report.csv")).unwrap();
+    let headers = csv.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), 5);
+    for (record, row) in records.iter().zip(rows) {
+        assert_eq!(&record[column("run")], row["run"].as_str().unwrap());
+        for key in [
+            "test_accuracy",
+            "test_loss_difference",
+            "time_ratio",
+            "extraction_seconds",
+        ] {
+            let parsed: f64 = record[column(key)].parse().unwrap();
+            assert_eq!(parsed, row[key].as_f64().unwrap(), "csv {key}");
+        }
+    }
+    assert_eq!(&records[2][column("weights_bytes")], "", "unknown is empty");
+
+    // The markdown shows them the seed's way, formatted here with std's own formatting.
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    let b1 = by_run("b1");
+    let b0 = by_run("b0");
+    let b1_total = b1.extraction_seconds + b1.head_seconds;
+    let b0_total = b0.extraction_seconds + b0.head_seconds;
+    let b1_line = format!(
+        "| EfficientNet-B1 | Adam | 240×240 | 16 | 31.5 MB | 6,513,184 | {:.4} | {:+.4} | {:.4} | {:+.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.2}× |",
+        b1.loss,
+        b1.loss - b0.loss,
+        b1.accuracy,
+        b1.accuracy - b0.accuracy,
+        b1.roc_auc,
+        b1.f1,
+        b1.extraction_seconds,
+        b1.head_seconds,
+        b1_total,
+        b1_total / b0_total,
+    );
+    assert!(
+        markdown.contains(&b1_line),
+        "missing\n{b1_line}\nin\n{markdown}"
+    );
+    assert!(markdown.contains("| EfficientNet-B2 | Adam | 260×260 | 16 | – | 7,700,994 |"));
+    assert!(
+        markdown.contains("| EfficientNet-B0 | L-BFGS | 224×224 | full | 21.4 MB | 4,007,548 |")
+    );
+}
+
+#[test]
+fn every_plot_is_a_valid_svg_and_png() {
+    let out = tempfile::tempdir().unwrap();
+    let written = render(out.path());
+    assert_eq!(written.plots.len(), PlotKind::ALL.len());
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    for kind in PlotKind::ALL {
+        let svg_path = out.path().join(format!("plots/{}.svg", kind.name()));
+        let svg = std::fs::read_to_string(&svg_path).unwrap();
+        let tree = resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", svg_path.display()));
+        let (width, height) = (tree.size().width() as u32, tree.size().height() as u32);
+        assert!(
+            width >= 600 && height >= 400,
+            "{}: {width}×{height}",
+            kind.name()
+        );
+        assert!(
+            svg.matches("<text").count() >= 5,
+            "{} has labels",
+            kind.name()
+        );
+
+        let png_path = out.path().join(format!("plots/{}.png", kind.name()));
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(&png_path).unwrap(),
+        ));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!(
+            (frame.width, frame.height),
+            (width, height),
+            "{}",
+            kind.name()
+        );
+        let channels = frame.color_type.samples();
+        let inked = pixels[..frame.buffer_size()]
+            .chunks(channels)
+            .filter(|p| p[..3].iter().any(|&c| c < 200))
+            .count();
+        let share = inked as f64 / (width * height) as f64;
+        assert!(share > 0.01, "{} is nearly blank ({share})", kind.name());
+
+        assert!(html.contains(&format!("<figure id=\"plot-{}\">", kind.name())));
+    }
+    assert_eq!(
+        html.matches("<svg").count(),
+        PlotKind::ALL.len(),
+        "every plot inline"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "nothing fetched"
+    );
+}
+
+#[test]
+fn without_features_extraction_is_unknown_and_parameters_come_from_the_table() {
+    let out = tempfile::tempdir().unwrap();
+    let written = report::render(
+        &ReportInputs {
+            runs: fixtures().join("runs"),
+            features: None,
+        },
+        out.path(),
+    )
+    .unwrap();
+    for row in &written.table.rows {
+        assert_eq!(row.extraction_seconds, None);
+        assert_eq!(row.estimated_retraining_seconds, None);
+        assert_eq!(row.total_seconds, row.head_seconds);
+        assert_eq!(
+            row.parameters_source,
+            Some(report::table::ParameterSource::ReferenceTable)
+        );
+    }
+    let b1 = &written.table.rows[1];
+    let b0 = &written.table.rows[0];
+    assert_eq!(b1.time_ratio, Some(b1.head_seconds / b0.head_seconds));
+}
+
+#[test]
+fn a_folder_without_runs_is_an_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let error = report::render(
+        &ReportInputs {
+            runs: empty.path().to_path_buf(),
+            features: None,
+        },
+        out.path(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("no head-train runs"), "{error}");
+}

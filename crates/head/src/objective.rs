@@ -20,6 +20,9 @@ use crate::model::{outputs_for, softplus, Head};
 /// Fixed number of row chunks per pass (enough for load balance on many cores).
 pub const CHUNKS: usize = 64;
 
+/// Fixed number of chunks of the selection rows, scored in the same pass.
+pub const SELECTION_CHUNKS: usize = 8;
+
 /// One value of the objective and the by-products of computing it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Evaluation {
@@ -30,13 +33,19 @@ pub struct Evaluation {
     pub log_loss: f64,
     /// Share of rows whose most likely class is the true one.
     pub accuracy: f64,
+    /// Plain mean log-loss and accuracy on the selection rows (NaN without any),
+    /// scored in the same pass over the matrix.
+    pub selection_loss: f64,
+    pub selection_accuracy: f64,
 }
 
 /// The full-batch problem over `rows` of `matrix`; parameters are
-/// `[W (outputs × dim, row-major), b (outputs)]` in f64.
+/// `[W (outputs × dim, row-major), b (outputs)]` in f64. The `selection` rows
+/// take no part in the objective: each pass scores them on the way.
 pub struct FullBatch<'a, T> {
     matrix: &'a Matrix<T>,
     rows: &'a [usize],
+    selection: &'a [usize],
     labels: &'a [u32],
     class_weights: &'a [f64],
     classes: usize,
@@ -47,6 +56,9 @@ pub struct FullBatch<'a, T> {
 #[derive(Clone, Default)]
 struct Partial {
     grad: Vec<f64>,
+    /// `Σ s_i x_ij²` per column, when the pass gathers the Hessian's diagonal.
+    squares: Vec<f64>,
+    weight_sum: f64,
     weighted_loss: f64,
     log_loss: f64,
     correct: usize,
@@ -56,6 +68,7 @@ impl<'a, T: Element> FullBatch<'a, T> {
     pub fn new(
         matrix: &'a Matrix<T>,
         rows: &'a [usize],
+        selection: &'a [usize],
         labels: &'a [u32],
         class_weights: &'a [f64],
         l2: f64,
@@ -64,6 +77,7 @@ impl<'a, T: Element> FullBatch<'a, T> {
         FullBatch {
             matrix,
             rows,
+            selection,
             labels,
             class_weights,
             classes,
@@ -80,28 +94,93 @@ impl<'a, T: Element> FullBatch<'a, T> {
         self.outputs() * (self.matrix.dim() + 1)
     }
 
-    fn chunk_len(&self) -> usize {
-        self.rows.len().div_ceil(CHUNKS).max(1)
-    }
-
     /// Objective at `theta`, its gradient written into `grad`.
     pub fn evaluate(&mut self, theta: &[f64], grad: &mut [f64]) -> Evaluation {
+        self.pass(theta, grad, false).0
+    }
+
+    /// [`evaluate`](Self::evaluate), and in the same pass the inverse of the
+    /// Hessian's diagonal at zero weights (where every predicted probability is
+    /// 1/K): a fixed diagonal preconditioner for the solver that absorbs
+    /// per-column scales, which raw pooled CNN features vary wildly in.
+    pub fn evaluate_with_preconditioner(
+        &mut self,
+        theta: &[f64],
+        grad: &mut [f64],
+    ) -> (Evaluation, Vec<f64>) {
+        let (evaluation, squares) = self.pass(theta, grad, true);
+        let (squares, weight_sum) = squares.expect("squares were gathered");
+        (
+            evaluation,
+            self.inverse_hessian_diagonal(&squares, weight_sum),
+        )
+    }
+
+    fn inverse_hessian_diagonal(&self, squares: &[f64], weight_sum: f64) -> Vec<f64> {
+        let outputs = self.outputs();
+        let curvature = if outputs == 1 {
+            0.25
+        } else {
+            (1.0 / self.classes as f64) * (1.0 - 1.0 / self.classes as f64)
+        };
+        let n = self.rows.len() as f64;
+        let mut diagonal = Vec::with_capacity(self.num_params());
+        for _ in 0..outputs {
+            diagonal.extend(
+                squares
+                    .iter()
+                    .map(|s| 1.0 / (curvature * s / n + self.l2).max(1e-12)),
+            );
+        }
+        diagonal.extend(std::iter::repeat_n(
+            1.0 / (curvature * weight_sum / n).max(1e-12),
+            outputs,
+        ));
+        diagonal
+    }
+
+    /// One pass: the fitting rows in [`CHUNKS`] fixed chunks, then the selection
+    /// rows in [`SELECTION_CHUNKS`]; returns the evaluation and, when asked,
+    /// `(Σ s_i x_i², Σ s_i)` over the fitting rows.
+    #[allow(clippy::type_complexity)]
+    fn pass(
+        &mut self,
+        theta: &[f64],
+        grad: &mut [f64],
+        gather_squares: bool,
+    ) -> (Evaluation, Option<(Vec<f64>, f64)>) {
         let dim = self.matrix.dim();
         let outputs = self.outputs();
         let n_params = self.num_params();
-        let chunk_len = self.chunk_len();
         let n = self.rows.len() as f64;
-        let chunks = self.rows.len().div_ceil(chunk_len);
-        self.partials.resize_with(chunks, Partial::default);
+        let fit_chunk = self.rows.len().div_ceil(CHUNKS).max(1);
+        let selection_chunk = self.selection.len().div_ceil(SELECTION_CHUNKS).max(1);
+        let fit_chunks = self.rows.len().div_ceil(fit_chunk);
+        let jobs: Vec<(&[usize], bool)> = self
+            .rows
+            .chunks(fit_chunk)
+            .map(|rows| (rows, true))
+            .chain(
+                self.selection
+                    .chunks(selection_chunk)
+                    .map(|rows| (rows, false)),
+            )
+            .collect();
+        self.partials.resize_with(jobs.len(), Partial::default);
         let (matrix, labels, class_weights) = (self.matrix, self.labels, self.class_weights);
         let (weights, biases) = theta.split_at(outputs * dim);
 
-        self.partials
-            .par_iter_mut()
-            .zip(self.rows.par_chunks(chunk_len))
-            .for_each(|(partial, rows)| {
+        self.partials.par_iter_mut().zip(jobs.par_iter()).for_each(
+            |(partial, &(rows, fitting))| {
                 partial.grad.clear();
-                partial.grad.resize(n_params, 0.0);
+                partial.squares.clear();
+                if fitting {
+                    partial.grad.resize(n_params, 0.0);
+                    if gather_squares {
+                        partial.squares.resize(dim, 0.0);
+                    }
+                }
+                partial.weight_sum = 0.0;
                 partial.weighted_loss = 0.0;
                 partial.log_loss = 0.0;
                 partial.correct = 0;
@@ -109,7 +188,6 @@ impl<'a, T: Element> FullBatch<'a, T> {
                 let mut logits = vec![[0.0f64; BLOCK]; outputs];
                 let mut row_logits = vec![0.0f64; outputs];
                 let mut residuals = vec![[0.0f64; BLOCK]; outputs];
-                let (grad_w, grad_b) = partial.grad.split_at_mut(outputs * dim);
                 for block in rows.chunks(BLOCK) {
                     // A short last block repeats its first row with zero weight.
                     let block_rows: [usize; BLOCK] =
@@ -149,22 +227,46 @@ impl<'a, T: Element> FullBatch<'a, T> {
                         partial.weighted_loss += weight * loss;
                         partial.log_loss += loss;
                     }
+                    if !fitting {
+                        continue;
+                    }
+                    let (grad_w, grad_b) = partial.grad.split_at_mut(outputs * dim);
                     for (k, residual) in residuals.iter().enumerate() {
                         axpy_block(&mut grad_w[k * dim..(k + 1) * dim], *residual, xs);
                         grad_b[k] += residual.iter().sum::<f64>();
                     }
+                    if gather_squares {
+                        for (r, x) in xs.iter().enumerate().take(block.len()) {
+                            let weight = class_weights[labels[block_rows[r]] as usize];
+                            partial.weight_sum += weight;
+                            for (s, v) in partial.squares.iter_mut().zip(*x) {
+                                *s += weight * (*v as f64) * (*v as f64);
+                            }
+                        }
+                    }
                 }
-            });
+            },
+        );
 
         grad.fill(0.0);
         let mut total = Partial::default();
-        for partial in &self.partials {
+        let mut squares = vec![0.0f64; if gather_squares { dim } else { 0 }];
+        for partial in &self.partials[..fit_chunks] {
             for (g, p) in grad.iter_mut().zip(&partial.grad) {
                 *g += p;
             }
+            for (s, p) in squares.iter_mut().zip(&partial.squares) {
+                *s += p;
+            }
+            total.weight_sum += partial.weight_sum;
             total.weighted_loss += partial.weighted_loss;
             total.log_loss += partial.log_loss;
             total.correct += partial.correct;
+        }
+        let mut selection = Partial::default();
+        for partial in &self.partials[fit_chunks..] {
+            selection.log_loss += partial.log_loss;
+            selection.correct += partial.correct;
         }
         let mut penalty = 0.0;
         for (g, w) in grad[..outputs * dim].iter_mut().zip(weights) {
@@ -172,66 +274,27 @@ impl<'a, T: Element> FullBatch<'a, T> {
             penalty += w * w;
         }
         let weighted_loss = total.weighted_loss / n;
-        Evaluation {
+        let selected = self.selection.len() as f64;
+        let (selection_loss, selection_accuracy) = if self.selection.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (
+                selection.log_loss / selected,
+                selection.correct as f64 / selected,
+            )
+        };
+        let evaluation = Evaluation {
             objective: weighted_loss + 0.5 * self.l2 * penalty,
             weighted_loss,
             log_loss: total.log_loss / n,
             accuracy: total.correct as f64 / n,
-        }
-    }
-
-    /// Inverse of the Hessian's diagonal at zero weights (where every predicted
-    /// probability is 1/K): a fixed diagonal preconditioner for the solver that
-    /// absorbs per-column scales, which raw pooled CNN features vary wildly in.
-    pub fn inverse_hessian_diagonal(&self) -> Vec<f64> {
-        let dim = self.matrix.dim();
-        let outputs = self.outputs();
-        let chunk_len = self.chunk_len();
-        let curvature = if outputs == 1 {
-            0.25
-        } else {
-            (1.0 / self.classes as f64) * (1.0 - 1.0 / self.classes as f64)
+            selection_loss,
+            selection_accuracy,
         };
-        let partials: Vec<(Vec<f64>, f64)> = self
-            .rows
-            .par_chunks(chunk_len)
-            .map(|rows| {
-                let mut squares = vec![0.0f64; dim];
-                let mut weight_sum = 0.0;
-                let mut scratch = vec![0.0f32; dim];
-                for &row in rows {
-                    let x = T::widen(self.matrix.row(row), &mut scratch);
-                    let weight = self.class_weights[self.labels[row] as usize];
-                    weight_sum += weight;
-                    for (s, v) in squares.iter_mut().zip(x) {
-                        *s += weight * (*v as f64) * (*v as f64);
-                    }
-                }
-                (squares, weight_sum)
-            })
-            .collect();
-        let mut squares = vec![0.0f64; dim];
-        let mut weight_sum = 0.0;
-        for (partial, w) in &partials {
-            for (s, p) in squares.iter_mut().zip(partial) {
-                *s += p;
-            }
-            weight_sum += w;
-        }
-        let n = self.rows.len() as f64;
-        let mut diagonal = Vec::with_capacity(self.num_params());
-        for _ in 0..outputs {
-            diagonal.extend(
-                squares
-                    .iter()
-                    .map(|s| 1.0 / (curvature * s / n + self.l2).max(1e-12)),
-            );
-        }
-        diagonal.extend(std::iter::repeat_n(
-            1.0 / (curvature * weight_sum / n).max(1e-12),
-            outputs,
-        ));
-        diagonal
+        (
+            evaluation,
+            gather_squares.then_some((squares, total.weight_sum)),
+        )
     }
 }
 

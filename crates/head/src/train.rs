@@ -514,31 +514,40 @@ impl<T: Element> Context<'_, T> {
     fn fit_lbfgs(&self, l2: f64, rows: &[usize], warm_start: Option<&Head>) -> Candidate {
         let started = Instant::now();
         let dim = self.matrix.dim();
-        let mut problem = FullBatch::new(self.matrix, rows, self.labels, self.class_weights, l2);
-        let preconditioner = problem.inverse_hessian_diagonal();
+        let mut problem = FullBatch::new(
+            self.matrix,
+            rows,
+            &self.plan.selection.rows,
+            self.labels,
+            self.class_weights,
+            l2,
+        );
         let theta = warm_start
             .map(params_from_head)
             .unwrap_or_else(|| vec![0.0; problem.num_params()]);
+        let mut gradient = vec![0.0; theta.len()];
+        let (evaluation, preconditioner) =
+            problem.evaluate_with_preconditioner(&theta, &mut gradient);
         let config = LbfgsConfig {
             tol: self.options.tol,
             max_iter: self.options.max_iter,
             ..LbfgsConfig::default()
         };
         let mut history = Vec::new();
+        // The selection split's columns come from the same passes as the objective.
         let outcome = minimize(
             theta,
+            Some((evaluation, gradient)),
             &preconditioner,
             config,
             |t, g| problem.evaluate(t, g),
             |progress| {
-                let (val_loss, val_accuracy) =
-                    self.selection_score(&head_from_params(progress.theta, self.classes, dim));
                 history.push(HistoryRow {
                     step: progress.iteration,
                     train_loss: progress.evaluation.log_loss,
                     train_accuracy: progress.evaluation.accuracy,
-                    val_loss,
-                    val_accuracy,
+                    val_loss: progress.evaluation.selection_loss,
+                    val_accuracy: progress.evaluation.selection_accuracy,
                     objective: Some(progress.evaluation.objective),
                     gradient_max: Some(progress.gradient_max),
                     seconds: started.elapsed().as_secs_f64(),

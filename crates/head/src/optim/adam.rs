@@ -7,14 +7,27 @@
 //! `θ ← θ - lr · sqrt(1-β2^t)/(1-β1^t) · m / (sqrt(v) + ε)`.
 //!
 //! The gradient of a batch is that of `(1/B) Σ s_i ℓ_i + (l2/2)‖W‖²` over its B
-//! rows (Keras' `sum_over_batch_size` with class weights). Each step runs on one
-//! thread, in row order, so results never depend on the thread count; grids of
-//! heads run in parallel instead.
+//! rows (Keras' `sum_over_batch_size` with class weights).
+//!
+//! A step is shared among threads by columns: each thread takes whole column
+//! blocks of the kernel ([`COLUMN_BLOCK`] columns, every output), updates them
+//! from the batch, then dots them with the next batch's rows, so a step needs one
+//! meeting of the threads, where the logits are assembled. A logit is the bias
+//! plus the blocks' partial dots added in block order, and a gradient element is
+//! accumulated over the batch in row order, so no bit depends on how many
+//! threads share the blocks.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
 
 use crate::kernels::{adam_update, axpy_f32, dot_f32_prefetching};
 use crate::matrix::{Element, Matrix};
 use crate::model::{probabilities, Head};
 use crate::rng::SplitMix64;
+
+/// Columns per block of the kernel: the unit of a partial dot product.
+pub const COLUMN_BLOCK: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct AdamConfig {
@@ -82,13 +95,84 @@ pub struct Adam<'a, T> {
     rows: &'a [usize],
     labels: &'a [u32],
     class_weights: Vec<f32>,
+    /// The weights as of the last finished epoch.
     pub head: Head,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    /// The kernel, its moments and its gradient, column-block-major: block `b`
+    /// holds `outputs × width(b)` values, output by output, so each thread's
+    /// share of the columns is one contiguous slice.
+    kernel: Vec<f32>,
+    m_kernel: Vec<f32>,
+    v_kernel: Vec<f32>,
+    grad_kernel: Vec<f32>,
+    bias: Vec<f32>,
+    m_bias: Vec<f32>,
+    v_bias: Vec<f32>,
+    grad_bias: Vec<f32>,
+    /// Partial dots of the current batch, `[block][output][row in batch]`.
+    partials: Vec<f32>,
+    /// `∂loss/∂logit` of the current batch, `[row in batch][output]`, class weight
+    /// and `1/B` included.
+    residuals: Vec<f32>,
+    /// Widened rows for f16/bf16 storage, one per share of the columns.
+    scratch: Vec<Vec<f32>>,
     step: u64,
     epoch: usize,
-    grad: Vec<f32>,
-    scratch: Vec<f32>,
+}
+
+/// How many threads share a step's columns. The split never changes a bit, so it
+/// is picked by timing: each epoch opens with [`SplitChooser::TRIAL`] steps
+/// shared among all threads and as many on one thread, and keeps the faster for
+/// the rest of the epoch (where other processes keep the cores busy, meeting
+/// every few microseconds can cost more than the second thread brings).
+struct SplitChooser {
+    threads: usize,
+    shared: Duration,
+    alone: Duration,
+    chosen: usize,
+}
+
+impl SplitChooser {
+    const TRIAL: usize = 16;
+
+    fn new(threads: usize) -> Self {
+        SplitChooser {
+            threads: threads.max(1),
+            shared: Duration::ZERO,
+            alone: Duration::ZERO,
+            chosen: threads.max(1),
+        }
+    }
+
+    fn shares(&self, step: usize) -> usize {
+        match step {
+            s if s < Self::TRIAL => self.threads,
+            s if s < 2 * Self::TRIAL => 1,
+            _ => self.chosen,
+        }
+    }
+
+    fn record(&mut self, step: usize, elapsed: Duration) {
+        match step {
+            s if s < Self::TRIAL => self.shared += elapsed,
+            s if s < 2 * Self::TRIAL => self.alone += elapsed,
+            _ => {}
+        }
+        if step + 1 == 2 * Self::TRIAL && self.alone < self.shared {
+            self.chosen = 1;
+        }
+    }
+}
+
+/// What the threads do between two meetings, for one share of the columns.
+struct Share<'s> {
+    first_column: usize,
+    columns: usize,
+    kernel: &'s mut [f32],
+    m: &'s mut [f32],
+    v: &'s mut [f32],
+    grad: &'s mut [f32],
+    partials: &'s mut [f32],
+    scratch: &'s mut Vec<f32>,
 }
 
 impl<'a, T: Element> Adam<'a, T> {
@@ -101,7 +185,10 @@ impl<'a, T: Element> Adam<'a, T> {
         labels: &'a [u32],
         class_weights: &[f64],
     ) -> Self {
-        let params = head.weight.len() + head.bias.len();
+        let outputs = head.outputs();
+        let kernel = to_blocked(&head.weight, outputs, head.dim);
+        let batch_size = config.batch_size.max(1);
+        let blocks = head.dim.div_ceil(COLUMN_BLOCK);
         Adam {
             config,
             seed,
@@ -109,12 +196,19 @@ impl<'a, T: Element> Adam<'a, T> {
             rows,
             labels,
             class_weights: class_weights.iter().map(|&w| w as f32).collect(),
-            m: vec![0.0; params],
-            v: vec![0.0; params],
+            m_kernel: vec![0.0; kernel.len()],
+            v_kernel: vec![0.0; kernel.len()],
+            grad_kernel: vec![0.0; kernel.len()],
+            kernel,
+            bias: head.bias.clone(),
+            m_bias: vec![0.0; outputs],
+            v_bias: vec![0.0; outputs],
+            grad_bias: vec![0.0; outputs],
+            partials: vec![0.0; blocks * outputs * batch_size],
+            residuals: vec![0.0; batch_size * outputs],
+            scratch: Vec::new(),
             step: 0,
             epoch: 0,
-            grad: vec![0.0; params],
-            scratch: vec![0.0; matrix.dim()],
             head,
         }
     }
@@ -126,16 +220,32 @@ impl<'a, T: Element> Adam<'a, T> {
     /// One pass over the fitting rows in this epoch's order.
     pub fn run_epoch(&mut self) -> EpochStats {
         let order = epoch_order(self.seed, self.epoch, self.rows.len(), self.config.shuffle);
+        let order: Vec<usize> = order.iter().map(|&position| self.rows[position]).collect();
+        let batch_size = self.config.batch_size.max(1);
+        let batches: Vec<&[usize]> = order.chunks(batch_size).collect();
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
-        let batch_size = self.config.batch_size.max(1);
-        for (b, batch) in order.chunks(batch_size).enumerate() {
-            let next_batch_first = order.get((b + 1) * batch_size);
-            let (loss, right) = self.step_on(batch, next_batch_first);
+        let mut split = SplitChooser::new(rayon::current_num_threads());
+        if let Some(first) = batches.first() {
+            let after = batches.get(1).map(|after| after[0]);
+            self.pass(None, Some((first, after)), split.shares(0));
+        }
+        for (index, batch) in batches.iter().enumerate() {
+            let started = Instant::now();
+            let shares = split.shares(index);
+            let (loss, right, step_size) = self.assemble_logits(batch);
             loss_sum += loss;
             correct += right;
+            let next = batches.get(index + 1).map(|next| {
+                let after = batches.get(index + 2).map(|after| after[0]);
+                (*next, after)
+            });
+            self.pass(Some((batch, step_size)), next, shares);
+            split.record(index, started.elapsed());
         }
         self.epoch += 1;
+        self.head.weight = from_blocked(&self.kernel, self.head.outputs(), self.head.dim);
+        self.head.bias.copy_from_slice(&self.bias);
         let n = self.rows.len().max(1) as f64;
         EpochStats {
             epoch: self.epoch,
@@ -144,55 +254,34 @@ impl<'a, T: Element> Adam<'a, T> {
         }
     }
 
-    /// One Adam update on the rows at `positions` (indices into the fitting rows);
-    /// returns their summed plain log-loss and count of correct predictions.
-    fn step_on(&mut self, positions: &[usize], next_batch_first: Option<&usize>) -> (f64, usize) {
-        let dim = self.head.dim;
-        let outputs = self.head.outputs();
-        let inverse_batch = 1.0 / positions.len() as f32;
-        self.grad.fill(0.0);
-        let mut logits32 = [0.0f32; 64];
-        let mut logits = [0.0f64; 64];
-        let mut probs = [0.0f64; 65];
-        let mut heap_logits32;
-        let mut heap_logits;
-        let mut heap_probs;
-        let (logits32, logits, probs): (&mut [f32], &mut [f64], &mut [f64]) = if outputs <= 64 {
-            (
-                &mut logits32[..outputs],
-                &mut logits[..outputs],
-                &mut probs[..self.head.classes],
-            )
-        } else {
-            heap_logits32 = vec![0.0f32; outputs];
-            heap_logits = vec![0.0f64; outputs];
-            heap_probs = vec![0.0f64; self.head.classes];
-            (&mut heap_logits32, &mut heap_logits, &mut heap_probs)
-        };
+    /// The meeting of a step: adds up the batch's logits, scores them, keeps the
+    /// residuals and updates the bias. Returns the batch's summed plain
+    /// log-loss, its count of correct predictions and the step's size.
+    fn assemble_logits(&mut self, batch: &[usize]) -> (f64, usize, f32) {
+        let outputs = self.bias.len();
+        let classes = self.head.classes;
+        let batch_size = self.config.batch_size.max(1);
+        let blocks = self.partials.len() / (outputs * batch_size);
+        let inverse_batch = 1.0 / batch.len() as f32;
+        let mut logits = vec![0.0f64; outputs];
+        let mut probs = vec![0.0f64; classes];
         let mut loss_sum = 0.0;
         let mut correct = 0;
-        let (grad_w, grad_b) = self.grad.split_at_mut(outputs * dim);
-        for (i, &position) in positions.iter().enumerate() {
-            let row = self.rows[position];
-            let ahead = positions
-                .get(i + 1)
-                .or(next_batch_first)
-                .map_or(&[][..], |&next| as_bytes(self.matrix.row(self.rows[next])));
-            let x = T::widen(self.matrix.row(row), &mut self.scratch);
+        self.grad_bias.fill(0.0);
+        for (i, &row) in batch.iter().enumerate() {
+            for (k, z) in logits.iter_mut().enumerate() {
+                let mut dot = self.partials[k * batch_size + i];
+                for b in 1..blocks {
+                    dot += self.partials[(b * outputs + k) * batch_size + i];
+                }
+                *z = (self.bias[k] + dot) as f64;
+            }
             let target = self.labels[row] as usize;
-            for (k, z) in logits32.iter_mut().enumerate() {
-                // The first logit's pass pulls in the next row; more would be wasted.
-                let ahead = if k == 0 { ahead } else { &[] };
-                *z = self.head.bias[k] + dot_f32_prefetching(x, self.head.weight_row(k), ahead);
-            }
-            for (z, z32) in logits.iter_mut().zip(logits32.iter()) {
-                *z = *z32 as f64;
-            }
-            loss_sum -= probabilities(logits, target, probs);
+            loss_sum -= probabilities(&logits, target, &mut probs);
             let predicted = if outputs == 1 {
                 usize::from(logits[0] >= 0.0)
             } else {
-                crate::model::argmax(probs)
+                crate::model::argmax(&probs)
             };
             correct += usize::from(predicted == target);
             let scale = self.class_weights[target] * inverse_batch;
@@ -204,51 +293,225 @@ impl<'a, T: Element> Adam<'a, T> {
                     (probs[k], k == target)
                 };
                 let residual = scale * (p as f32 - f32::from(u8::from(is_target)));
-                axpy_f32(&mut grad_w[k * dim..(k + 1) * dim], residual, x);
-                grad_b[k] += residual;
+                self.residuals[i * outputs + k] = residual;
+                self.grad_bias[k] += residual;
             }
         }
-        if self.config.l2 != 0.0 {
-            axpy_f32(grad_w, self.config.l2, &self.head.weight);
-        }
-        self.apply_update();
-        (loss_sum, correct)
-    }
-
-    fn apply_update(&mut self) {
         self.step += 1;
         let c = &self.config;
         let t = self.step as i32;
         let step_size = c.lr * (1.0 - c.beta2.powi(t)).sqrt() / (1.0 - c.beta1.powi(t));
-        let (b1, b2, eps) = (c.beta1, c.beta2, c.epsilon);
-        let split = self.head.weight.len();
-        let (grad_w, grad_b) = self.grad.split_at(split);
-        let (m_w, m_b) = self.m.split_at_mut(split);
-        let (v_w, v_b) = self.v.split_at_mut(split);
         adam_update(
-            &mut self.head.weight,
-            grad_w,
-            m_w,
-            v_w,
-            b1,
-            b2,
+            &mut self.bias,
+            &self.grad_bias,
+            &mut self.m_bias,
+            &mut self.v_bias,
+            c.beta1,
+            c.beta2,
             step_size,
-            eps,
+            c.epsilon,
         );
-        adam_update(
-            &mut self.head.bias,
-            grad_b,
-            m_b,
-            v_b,
-            b1,
-            b2,
-            step_size,
-            eps,
-        );
+        (loss_sum, correct, step_size)
     }
+
+    /// Between two meetings, each share of the columns: with `update`, the
+    /// batch's gradient and the Adam step on the kernel; with `next`, the
+    /// partial dots of the next batch's rows with the updated kernel (and the
+    /// first row of the batch after that asked of the caches).
+    fn pass(
+        &mut self,
+        update: Option<(&[usize], f32)>,
+        next: Option<(&[usize], Option<usize>)>,
+        shares: usize,
+    ) {
+        let dim = self.head.dim;
+        let outputs = self.bias.len();
+        let batch_size = self.config.batch_size.max(1);
+        let blocks = dim.div_ceil(COLUMN_BLOCK);
+        if blocks == 0 {
+            return;
+        }
+        let shares = shares.clamp(1, blocks);
+        let blocks_per_share = blocks.div_ceil(shares);
+        let shares = blocks.div_ceil(blocks_per_share);
+        self.scratch.resize_with(shares, Vec::new);
+        let kernel_chunk = blocks_per_share * COLUMN_BLOCK * outputs;
+        let partials_chunk = blocks_per_share * outputs * batch_size;
+        let mut work: Vec<Share> = self
+            .kernel
+            .chunks_mut(kernel_chunk)
+            .zip(self.m_kernel.chunks_mut(kernel_chunk))
+            .zip(self.v_kernel.chunks_mut(kernel_chunk))
+            .zip(self.grad_kernel.chunks_mut(kernel_chunk))
+            .zip(self.partials.chunks_mut(partials_chunk))
+            .zip(self.scratch.iter_mut())
+            .enumerate()
+            .map(|(index, (((((kernel, m), v), grad), partials), scratch))| {
+                let first_column = index * blocks_per_share * COLUMN_BLOCK;
+                Share {
+                    first_column,
+                    columns: (dim - first_column).min(blocks_per_share * COLUMN_BLOCK),
+                    kernel,
+                    m,
+                    v,
+                    grad,
+                    partials,
+                    scratch,
+                }
+            })
+            .collect();
+        let (matrix, residuals, config) = (self.matrix, &self.residuals, &self.config);
+        let run = |share: &mut Share| {
+            if let Some((batch, step_size)) = update {
+                share.accumulate_gradient(matrix, batch, residuals, outputs);
+                if config.l2 != 0.0 {
+                    axpy_f32(share.grad, config.l2, share.kernel);
+                }
+                adam_update(
+                    share.kernel,
+                    share.grad,
+                    share.m,
+                    share.v,
+                    config.beta1,
+                    config.beta2,
+                    step_size,
+                    config.epsilon,
+                );
+            }
+            if let Some((next, after)) = next {
+                share.partial_dots(matrix, next, after, outputs, batch_size);
+            }
+        };
+        if work.len() == 1 {
+            run(&mut work[0]);
+        } else {
+            work.par_iter_mut().for_each(run);
+        }
+    }
+}
+
+impl Share<'_> {
+    /// The share's columns of row `row`, as f32.
+    fn columns_of<'r, T: Element>(
+        matrix: &'r Matrix<T>,
+        row: usize,
+        first_column: usize,
+        columns: usize,
+        scratch: &'r mut Vec<f32>,
+    ) -> &'r [f32] {
+        scratch.resize(columns, 0.0);
+        T::widen(
+            &matrix.row(row)[first_column..first_column + columns],
+            scratch,
+        )
+    }
+
+    /// `grad = Σ_i residual_i x_i` over the batch in row order, block by block.
+    fn accumulate_gradient<T: Element>(
+        &mut self,
+        matrix: &Matrix<T>,
+        batch: &[usize],
+        residuals: &[f32],
+        outputs: usize,
+    ) {
+        self.grad.fill(0.0);
+        for (i, &row) in batch.iter().enumerate() {
+            let x = Self::columns_of(matrix, row, self.first_column, self.columns, self.scratch);
+            for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
+                let offset = block * COLUMN_BLOCK * outputs;
+                for k in 0..outputs {
+                    let start = offset + k * x.len();
+                    axpy_f32(
+                        &mut self.grad[start..start + x.len()],
+                        residuals[i * outputs + k],
+                        x,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Each block's dot with each of `rows`, into `partials`; while reading a row
+    /// it asks the caches for the next one, `after` for the last (rows come in
+    /// shuffled order and the hardware prefetcher stops at every 4 KiB page).
+    fn partial_dots<T: Element>(
+        &mut self,
+        matrix: &Matrix<T>,
+        rows: &[usize],
+        after: Option<usize>,
+        outputs: usize,
+        batch_size: usize,
+    ) {
+        let (first, columns) = (self.first_column, self.columns);
+        for (i, &row) in rows.iter().enumerate() {
+            let ahead = rows
+                .get(i + 1)
+                .copied()
+                .or(after)
+                .map_or(&[][..], |next| &matrix.row(next)[first..first + columns]);
+            let ahead = as_bytes(ahead);
+            let x = Self::columns_of(matrix, row, first, columns, self.scratch);
+            for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
+                let offset = block * COLUMN_BLOCK * outputs;
+                let ahead_bytes = COLUMN_BLOCK * std::mem::size_of::<T>();
+                let ahead = ahead
+                    .get(block * ahead_bytes..)
+                    .map_or(&[][..], |a| &a[..a.len().min(ahead_bytes)]);
+                for k in 0..outputs {
+                    let start = offset + k * x.len();
+                    // The first output's pass pulls in the next row; more would be wasted.
+                    let ahead = if k == 0 { ahead } else { &[] };
+                    self.partials[(block * outputs + k) * batch_size + i] =
+                        dot_f32_prefetching(x, &self.kernel[start..start + x.len()], ahead);
+                }
+            }
+        }
+    }
+}
+
+/// `outputs × dim` row-major to column-block-major.
+fn to_blocked(weight: &[f32], outputs: usize, dim: usize) -> Vec<f32> {
+    let mut blocked = Vec::with_capacity(weight.len());
+    for first in (0..dim).step_by(COLUMN_BLOCK) {
+        let last = (first + COLUMN_BLOCK).min(dim);
+        for k in 0..outputs {
+            blocked.extend_from_slice(&weight[k * dim + first..k * dim + last]);
+        }
+    }
+    blocked
+}
+
+/// Column-block-major back to `outputs × dim` row-major.
+fn from_blocked(blocked: &[f32], outputs: usize, dim: usize) -> Vec<f32> {
+    let mut weight = vec![0.0; outputs * dim];
+    let mut offset = 0;
+    for first in (0..dim).step_by(COLUMN_BLOCK) {
+        let width = (first + COLUMN_BLOCK).min(dim) - first;
+        for k in 0..outputs {
+            weight[k * dim + first..k * dim + first + width]
+                .copy_from_slice(&blocked[offset..offset + width]);
+            offset += width;
+        }
+    }
+    weight
 }
 
 fn as_bytes<T>(row: &[T]) -> &[u8] {
     // SAFETY: any initialised memory may be viewed as bytes; only used as prefetch addresses.
     unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_layout_round_trips() {
+        for (outputs, dim) in [(1, 3), (3, 300), (2, 512), (4, 700)] {
+            let weight: Vec<f32> = (0..outputs * dim).map(|i| i as f32).collect();
+            let blocked = to_blocked(&weight, outputs, dim);
+            assert_eq!(blocked.len(), weight.len());
+            assert_eq!(from_blocked(&blocked, outputs, dim), weight);
+        }
+    }
 }

@@ -66,9 +66,11 @@ fn max_abs(a: &[f64]) -> f64 {
 }
 
 /// Minimises `evaluate` (which writes the gradient into its second argument)
-/// from `theta`. `preconditioner` approximates the inverse Hessian's diagonal.
+/// from `theta`, whose evaluation and gradient are `first` when the caller
+/// already has them. `preconditioner` approximates the inverse Hessian's diagonal.
 pub fn minimize(
     theta: Vec<f64>,
+    first: Option<(Evaluation, Vec<f64>)>,
     preconditioner: &[f64],
     config: LbfgsConfig,
     mut evaluate: impl FnMut(&[f64], &mut [f64]) -> Evaluation,
@@ -76,8 +78,13 @@ pub fn minimize(
 ) -> LbfgsOutcome {
     let n = theta.len();
     let mut x = theta;
-    let mut g = vec![0.0; n];
-    let mut evaluation = evaluate(&x, &mut g);
+    let (mut evaluation, mut g) = match first {
+        Some(first) => first,
+        None => {
+            let mut g = vec![0.0; n];
+            (evaluate(&x, &mut g), g)
+        }
+    };
     let mut evaluations = 1;
     let mut history: VecDeque<(Vec<f64>, Vec<f64>, f64)> = VecDeque::with_capacity(config.memory);
     let mut direction = vec![0.0; n];
@@ -400,6 +407,7 @@ mod tests {
         let scales = [1.0, 10.0, 100.0, 1000.0];
         let outcome = minimize(
             vec![1.0; 4],
+            None,
             &[1.0; 4],
             LbfgsConfig {
                 tol: 1e-10,

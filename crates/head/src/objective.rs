@@ -188,7 +188,14 @@ impl<'a, T: Element> FullBatch<'a, T> {
                 let mut logits = vec![[0.0f64; BLOCK]; outputs];
                 let mut row_logits = vec![0.0f64; outputs];
                 let mut residuals = vec![[0.0f64; BLOCK]; outputs];
-                for block in rows.chunks(BLOCK) {
+                let mut blocks = rows.chunks(BLOCK).peekable();
+                while let Some(block) = blocks.next() {
+                    let ahead: [&[u8]; BLOCK] = std::array::from_fn(|r| {
+                        blocks
+                            .peek()
+                            .and_then(|next| next.get(r))
+                            .map_or(&[][..], |&row| as_bytes(matrix.row(row)))
+                    });
                     // A short last block repeats its first row with zero weight.
                     let block_rows: [usize; BLOCK] =
                         std::array::from_fn(|r| block.get(r).copied().unwrap_or(block[0]));
@@ -198,7 +205,9 @@ impl<'a, T: Element> FullBatch<'a, T> {
                         T::widen(matrix.row(block_rows[r]), scratch)
                     });
                     for (k, z) in logits.iter_mut().enumerate() {
-                        let dots = dots_block(xs, &weights[k * dim..(k + 1) * dim]);
+                        // The first output's pass pulls in the next block; more would be wasted.
+                        let ahead = if k == 0 { ahead } else { [&[][..]; BLOCK] };
+                        let dots = dots_block(xs, &weights[k * dim..(k + 1) * dim], ahead);
                         *z = dots.map(|d| d + biases[k]);
                     }
                     residuals.iter_mut().for_each(|r| *r = [0.0; BLOCK]);
@@ -296,6 +305,11 @@ impl<'a, T: Element> FullBatch<'a, T> {
             gather_squares.then_some((squares, total.weight_sum)),
         )
     }
+}
+
+fn as_bytes<T>(row: &[T]) -> &[u8] {
+    // SAFETY: any initialised memory may be viewed as bytes; only used as prefetch addresses.
+    unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
 }
 
 /// Parameters as a head (f32 storage, like the trained weights of any framework).

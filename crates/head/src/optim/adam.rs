@@ -29,6 +29,9 @@ use crate::rng::SplitMix64;
 /// Columns per block of the kernel: the unit of a partial dot product.
 pub const COLUMN_BLOCK: usize = 256;
 
+/// How many rows ahead a row is asked of the caches.
+const PREFETCH_DISTANCE: usize = 2;
+
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct AdamConfig {
     pub lr: f32,
@@ -227,7 +230,7 @@ impl<'a, T: Element> Adam<'a, T> {
         let mut correct = 0usize;
         let mut split = SplitChooser::new(rayon::current_num_threads());
         if let Some(first) = batches.first() {
-            let after = batches.get(1).map(|after| after[0]);
+            let after = batches.get(1).copied().unwrap_or(&[]);
             self.pass(None, Some((first, after)), split.shares(0));
         }
         for (index, batch) in batches.iter().enumerate() {
@@ -237,7 +240,7 @@ impl<'a, T: Element> Adam<'a, T> {
             loss_sum += loss;
             correct += right;
             let next = batches.get(index + 1).map(|next| {
-                let after = batches.get(index + 2).map(|after| after[0]);
+                let after = batches.get(index + 2).copied().unwrap_or(&[]);
                 (*next, after)
             });
             self.pass(Some((batch, step_size)), next, shares);
@@ -317,11 +320,11 @@ impl<'a, T: Element> Adam<'a, T> {
     /// Between two meetings, each share of the columns: with `update`, the
     /// batch's gradient and the Adam step on the kernel; with `next`, the
     /// partial dots of the next batch's rows with the updated kernel (and the
-    /// first row of the batch after that asked of the caches).
+    /// first rows of the batch after that asked of the caches).
     fn pass(
         &mut self,
         update: Option<(&[usize], f32)>,
-        next: Option<(&[usize], Option<usize>)>,
+        next: Option<(&[usize], &[usize])>,
         shares: usize,
     ) {
         let dim = self.head.dim;
@@ -432,23 +435,23 @@ impl Share<'_> {
     }
 
     /// Each block's dot with each of `rows`, into `partials`; while reading a row
-    /// it asks the caches for the next one, `after` for the last (rows come in
-    /// shuffled order and the hardware prefetcher stops at every 4 KiB page).
+    /// it asks the caches for the one [`PREFETCH_DISTANCE`] rows on, running
+    /// into `after` (the batch after) at the end: rows come in shuffled order and
+    /// the hardware prefetcher stops at every 4 KiB page.
     fn partial_dots<T: Element>(
         &mut self,
         matrix: &Matrix<T>,
         rows: &[usize],
-        after: Option<usize>,
+        after: &[usize],
         outputs: usize,
         batch_size: usize,
     ) {
         let (first, columns) = (self.first_column, self.columns);
         for (i, &row) in rows.iter().enumerate() {
             let ahead = rows
-                .get(i + 1)
-                .copied()
-                .or(after)
-                .map_or(&[][..], |next| &matrix.row(next)[first..first + columns]);
+                .get(i + PREFETCH_DISTANCE)
+                .or_else(|| after.get(i + PREFETCH_DISTANCE - rows.len()))
+                .map_or(&[][..], |&next| &matrix.row(next)[first..first + columns]);
             let ahead = as_bytes(ahead);
             let x = Self::columns_of(matrix, row, first, columns, self.scratch);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {

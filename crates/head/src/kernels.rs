@@ -150,6 +150,20 @@ fn axpy_block_body(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) {
     }
 }
 
+#[inline(always)]
+fn square_block_body(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) {
+    let n = y.len();
+    let xs = xs.map(|x| &x[..n]);
+    for j in 0..n {
+        let mut v = y[j];
+        for r in 0..BLOCK {
+            let x = xs[r][j] as f64;
+            v += alphas[r] * x * x;
+        }
+        y[j] = v;
+    }
+}
+
 macro_rules! dispatch {
     ($(#[$doc:meta])* pub fn $name:ident / $avx:ident ($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:ident;) => {
         $(#[$doc])*
@@ -399,6 +413,10 @@ dispatch! {
     pub fn axpy_block / axpy_block_avx2(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) = axpy_block_body;
 }
 dispatch! {
+    /// `y += Σ_r alphas[r] · xs[r]²`, rows added in block order, y in f64.
+    pub fn square_block / square_block_avx2(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) = square_block_body;
+}
+dispatch! {
     /// y += alpha · x, with y in f64.
     pub fn axpy_mixed / axpy_mixed_avx2(y: &mut [f64], alpha: f64, x: &[f32]) = axpy_mixed_body;
 }
@@ -445,5 +463,12 @@ mod tests {
         axpy_block(&mut z1, [0.1, -0.2, 0.3, 0.0], rows);
         axpy_block_body(&mut z2, [0.1, -0.2, 0.3, 0.0], rows);
         assert_eq!(z1, z2);
+        let mut q1 = vec![0.5f64; 98];
+        let mut q2 = q1.clone();
+        square_block(&mut q1, [0.1, 0.2, 0.3, 0.0], rows);
+        square_block_body(&mut q2, [0.1, 0.2, 0.3, 0.0], rows);
+        assert_eq!(q1, q2);
+        let exact = 0.5 + 0.1 * (a[7] as f64).powi(2) + 0.2 * (b[7] as f64).powi(2);
+        assert!((q1[7] - exact - 0.3 * (a[10] as f64).powi(2)).abs() < 1e-12);
     }
 }

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::{axpy_block, dots_block, BLOCK};
+use crate::kernels::{axpy_block, dots_block, square_block, BLOCK};
 use crate::matrix::{Element, Matrix};
 use crate::model::{outputs_for, softplus, Head};
 
@@ -245,13 +245,16 @@ impl<'a, T: Element> FullBatch<'a, T> {
                         grad_b[k] += residual.iter().sum::<f64>();
                     }
                     if gather_squares {
-                        for (r, x) in xs.iter().enumerate().take(block.len()) {
-                            let weight = class_weights[labels[block_rows[r]] as usize];
-                            partial.weight_sum += weight;
-                            for (s, v) in partial.squares.iter_mut().zip(*x) {
-                                *s += weight * (*v as f64) * (*v as f64);
+                        // A short block's repeated rows weigh nothing.
+                        let weights: [f64; BLOCK] = std::array::from_fn(|r| {
+                            if r < block.len() {
+                                class_weights[labels[block_rows[r]] as usize]
+                            } else {
+                                0.0
                             }
-                        }
+                        });
+                        partial.weight_sum += weights[..block.len()].iter().sum::<f64>();
+                        square_block(&mut partial.squares, weights, xs);
                     }
                 }
             },

@@ -222,6 +222,14 @@ impl<'a, T: Element> Adam<'a, T> {
 
     /// One pass over the fitting rows in this epoch's order.
     pub fn run_epoch(&mut self) -> EpochStats {
+        // On a worker of the pool: from any other thread, every step's fork-join
+        // would cross into the pool and back (a plain `par_iter` over one head
+        // runs it on the calling thread), which made shared steps slower than
+        // single-threaded ones.
+        rayon::scope(|_| self.run_epoch_on_worker())
+    }
+
+    fn run_epoch_on_worker(&mut self) -> EpochStats {
         let order = epoch_order(self.seed, self.epoch, self.rows.len(), self.config.shuffle);
         let order: Vec<usize> = order.iter().map(|&position| self.rows[position]).collect();
         let batch_size = self.config.batch_size.max(1);

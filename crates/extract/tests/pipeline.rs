@@ -298,9 +298,14 @@ fn bad_files_are_rejected_one_by_one_and_good_ones_still_extracted() {
     std::fs::write(data.path().join("dogs/notes.txt"), "hello").unwrap();
     // Large enough that the cut falls in the entropy-coded data, past the header.
     let mut jpeg = Vec::new();
-    image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x ^ y) as u8, (x * 3) as u8, (y * 5) as u8]))
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
-        .unwrap();
+    image::RgbImage::from_fn(320, 240, |x, y| {
+        image::Rgb([(x ^ y) as u8, (x * 3) as u8, (y * 5) as u8])
+    })
+    .write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
     jpeg.truncate(jpeg.len() * 3 / 5);
     std::fs::write(data.path().join("cats/truncated.jpg"), jpeg).unwrap();
 

@@ -28,7 +28,10 @@ fn pyarrow_and_pandas_read_every_value_bit_exactly() {
         seen["columns"],
         serde_json::json!(["key", "path", "label", "label_name", "split", "feature"])
     );
-    assert_eq!(seen["feature_type"], "fixed_size_list<item: float not null>[12]");
+    assert_eq!(
+        seen["feature_type"],
+        "fixed_size_list<item: float not null>[12]"
+    );
     let column = |name: &str| seen[name].as_array().unwrap().clone();
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(column("key")[i], row.key.as_str());

@@ -58,6 +58,33 @@ pub struct FeatureReader {
     batches: ParquetRecordBatchReader,
 }
 
+/// Opens a Parquet file and checks its metadata and schema: what every read of a
+/// feature file starts with.
+fn open_checked(
+    path: &Path,
+) -> Result<(
+    ParquetRecordBatchReaderBuilder<File>,
+    FeatureMeta,
+    ColumnIndex,
+)> {
+    let file = File::open(path).map_err(|source| FeatureFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+        FeatureFileError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    let meta = FeatureMeta::from_key_values(
+        path,
+        builder.metadata().file_metadata().key_value_metadata(),
+    )?;
+    let columns = check_schema(path, builder.schema(), meta.feature_dim)?;
+    Ok((builder, meta, columns))
+}
+
 impl FeatureReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_batch_rows(path, DEFAULT_BATCH_ROWS)
@@ -65,19 +92,12 @@ impl FeatureReader {
 
     pub fn open_with_batch_rows(path: impl AsRef<Path>, batch_rows: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|source| FeatureFileError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let (builder, meta, columns) = open_checked(&path)?;
+        let num_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         let parquet_error = |source| FeatureFileError::Parquet {
             path: path.clone(),
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
-        let file_meta = builder.metadata().file_metadata();
-        let meta = FeatureMeta::from_key_values(&path, file_meta.key_value_metadata())?;
-        let num_rows = usize::try_from(file_meta.num_rows()).unwrap_or(0);
-        let columns = check_schema(&path, builder.schema(), meta.feature_dim)?;
         let batches = builder
             .with_batch_size(batch_rows.max(1))
             .build()
@@ -108,18 +128,11 @@ impl FeatureReader {
     /// needs to know which images it already holds. Validates like `open`.
     pub fn read_keys(path: impl AsRef<Path>) -> Result<(FeatureMeta, Vec<String>)> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|source| FeatureFileError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let (builder, meta, columns) = open_checked(&path)?;
         let parquet_error = |source| FeatureFileError::Parquet {
             path: path.clone(),
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
-        let file_meta = builder.metadata().file_metadata();
-        let meta = FeatureMeta::from_key_values(&path, file_meta.key_value_metadata())?;
-        let columns = check_schema(&path, builder.schema(), meta.feature_dim)?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), [columns.key]);
         let reader = builder
             .with_projection(mask)

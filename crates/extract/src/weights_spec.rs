@@ -154,24 +154,6 @@ impl RecipeOverrides {
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// The resolution each variant was designed for (EfficientNet paper; Lite from
-/// TensorFlow's efficientnet_lite_builder), used for random weights.
-pub fn native_input_size(variant: &str) -> Option<u32> {
-    Some(match variant {
-        "b0" | "lite0" => 224,
-        "b1" | "lite1" => 240,
-        "b2" | "lite2" => 260,
-        "b3" => 300,
-        "lite3" => 280,
-        "lite4" => 300,
-        "b4" => 380,
-        "b5" => 456,
-        "b6" => 528,
-        "b7" => 600,
-        _ => return None,
-    })
-}
-
 /// The `__metadata__` of a safetensors file, reading only its header.
 pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>, WeightsSpecError> {
     let header_error = |reason: String| WeightsSpecError::Header {
@@ -244,19 +226,15 @@ pub fn load(
                 settings.precision,
                 settings.layout,
             )?;
-            let base = native_input_size(variant.name())
-                .map(|size| {
-                    timm_recipe(
-                        size,
-                        0.875,
-                        Interpolation::Bicubic,
-                        IMAGENET_MEAN,
-                        IMAGENET_STD,
-                    )
-                })
-                .transpose()
-                .map_err(|e| WeightsSpecError::InvalidRecipe(e.to_string()))?;
-            let recipe = overrides.apply(base, &format!("random:{seed}"))?;
+            let base = timm_recipe(
+                variant.scaling().resolution as u32,
+                0.875,
+                Interpolation::Bicubic,
+                IMAGENET_MEAN,
+                IMAGENET_STD,
+            )
+            .map_err(|e| WeightsSpecError::InvalidRecipe(e.to_string()))?;
+            let recipe = overrides.apply(Some(base), &format!("random:{seed}"))?;
             Ok(Loaded { model, recipe })
         }
         WeightsSpec::File(path) => {

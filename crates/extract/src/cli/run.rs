@@ -14,7 +14,8 @@ use featurefile::{Interpolation, ResizeMode};
 /// Extract features: `extract --variant b0,b3 --data DATASET --weights W --out features/`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Backbones to run, comma-separated (b0..b7, or `all`); each image is decoded once for all.
+    /// Backbones to run, comma-separated: b0..b7, lite0..lite4, ranges (b0..b3), `all`
+    /// (B0..B7) or `lite` (Lite0..Lite4); each image is decoded once for all.
     #[arg(long, value_delimiter = ',', required = true)]
     variant: Vec<String>,
     /// Dataset root: ROOT/CLASS/* (split by content hash) or ROOT/{train,val,test}/CLASS/*.
@@ -125,17 +126,7 @@ impl RecipeArgs {
 }
 
 fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
-    let mut variants = Vec::new();
-    for name in names {
-        if name.eq_ignore_ascii_case("all") {
-            variants.extend(Variant::ALL);
-        } else {
-            variants.push(name.parse::<Variant>()?);
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    variants.retain(|v| seen.insert(*v));
-    Ok(variants)
+    Ok(Variant::parse_list(&names.join(","))?)
 }
 
 /// `VARIANT=SPEC` entries by variant, and a bare SPEC for a single variant.

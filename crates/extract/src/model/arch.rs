@@ -71,6 +71,18 @@ pub const EFFICIENTNET_STAGES: [StageSpec; 7] = [
     stage(Ir, 6, 3, 1, 320, 1),
 ];
 
+/// EfficientNet-Lite's stages: B0's table without squeeze-excite (TensorFlow's
+/// `efficientnet_lite_builder` drops SE because it does not quantise well).
+pub const LITE_STAGES: [StageSpec; 7] = {
+    let mut stages = EFFICIENTNET_STAGES;
+    let mut i = 0;
+    while i < stages.len() {
+        stages[i].se_ratio = None;
+        i += 1;
+    }
+    stages
+};
+
 /// A channel count that either follows the width multiplier or stays fixed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Width {
@@ -104,6 +116,16 @@ pub const EFFICIENTNET: Recipe = Recipe {
     repeat_scaling: RepeatScaling::AllStages,
 };
 
+/// Lite keeps the stem and head at B0's widths and the first and last stage at one
+/// block, so that every Lite variant stays cheap at its ends (efficientnet_lite_builder).
+pub const EFFICIENTNET_LITE: Recipe = Recipe {
+    stages: &LITE_STAGES,
+    stem: Width::Fixed(32),
+    head: Width::Fixed(1280),
+    activation: Activation::Relu6,
+    repeat_scaling: RepeatScaling::FixedFirstAndLast,
+};
+
 /// Compound-scaling coefficients (paper section 3.3; timm's `_gen_efficientnet` docstring).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scaling {
@@ -123,10 +145,16 @@ pub enum Variant {
     B5,
     B6,
     B7,
+    Lite0,
+    Lite1,
+    Lite2,
+    Lite3,
+    Lite4,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    /// The EfficientNet B series: what `all` means on the command line.
+    pub const EFFICIENTNET: [Variant; 8] = [
         Variant::B0,
         Variant::B1,
         Variant::B2,
@@ -135,6 +163,30 @@ impl Variant {
         Variant::B5,
         Variant::B6,
         Variant::B7,
+    ];
+
+    pub const LITE: [Variant; 5] = [
+        Variant::Lite0,
+        Variant::Lite1,
+        Variant::Lite2,
+        Variant::Lite3,
+        Variant::Lite4,
+    ];
+
+    pub const ALL: [Variant; 13] = [
+        Variant::B0,
+        Variant::B1,
+        Variant::B2,
+        Variant::B3,
+        Variant::B4,
+        Variant::B5,
+        Variant::B6,
+        Variant::B7,
+        Variant::Lite0,
+        Variant::Lite1,
+        Variant::Lite2,
+        Variant::Lite3,
+        Variant::Lite4,
     ];
 
     pub fn name(self) -> &'static str {
@@ -147,11 +199,24 @@ impl Variant {
             Variant::B5 => "b5",
             Variant::B6 => "b6",
             Variant::B7 => "b7",
+            Variant::Lite0 => "lite0",
+            Variant::Lite1 => "lite1",
+            Variant::Lite2 => "lite2",
+            Variant::Lite3 => "lite3",
+            Variant::Lite4 => "lite4",
         }
     }
 
+    pub fn is_lite(self) -> bool {
+        Variant::LITE.contains(&self)
+    }
+
     pub fn recipe(self) -> Recipe {
-        EFFICIENTNET
+        if self.is_lite() {
+            EFFICIENTNET_LITE
+        } else {
+            EFFICIENTNET
+        }
     }
 
     pub fn scaling(self) -> Scaling {
@@ -164,6 +229,12 @@ impl Variant {
             Variant::B5 => (1.6, 2.2, 456),
             Variant::B6 => (1.8, 2.6, 528),
             Variant::B7 => (2.0, 3.1, 600),
+            // efficientnet_lite_builder.efficientnet_lite_params
+            Variant::Lite0 => (1.0, 1.0, 224),
+            Variant::Lite1 => (1.0, 1.1, 240),
+            Variant::Lite2 => (1.1, 1.2, 260),
+            Variant::Lite3 => (1.2, 1.4, 280),
+            Variant::Lite4 => (1.4, 1.8, 300),
         };
         Scaling {
             width,
@@ -193,18 +264,50 @@ impl fmt::Display for Variant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown variant {0:?}: expected one of b0, b1, ..., b7")]
+#[error("unknown variant {0:?}: expected one of b0..b7, lite0..lite4")]
 pub struct UnknownVariant(pub String);
+
+impl Variant {
+    /// A comma-separated list of names, ranges (`b0..b3`, `lite0..lite2`) and the
+    /// groups `all` (B0..B7) and `lite` (Lite0..Lite4), duplicates dropped, order kept.
+    pub fn parse_list(text: &str) -> Result<Vec<Variant>, UnknownVariant> {
+        let mut variants = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item.to_ascii_lowercase().as_str() {
+                "all" => variants.extend(Variant::EFFICIENTNET),
+                "lite" => variants.extend(Variant::LITE),
+                _ => match item.split_once("..") {
+                    Some((first, last)) => {
+                        let (first, last) = (first.parse::<Variant>()?, last.parse::<Variant>()?);
+                        if first.is_lite() != last.is_lite() || first > last {
+                            return Err(UnknownVariant(item.to_string()));
+                        }
+                        variants.extend(
+                            Variant::ALL
+                                .into_iter()
+                                .filter(|v| (first..=last).contains(v)),
+                        );
+                    }
+                    None => variants.push(item.parse()?),
+                },
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        variants.retain(|v| seen.insert(*v));
+        Ok(variants)
+    }
+}
 
 impl FromStr for Variant {
     type Err = UnknownVariant;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let lower = text.trim().to_ascii_lowercase();
+        let lower = lower.strip_prefix("tf_").unwrap_or(&lower);
         let short = lower
             .strip_prefix("efficientnet_")
             .or_else(|| lower.strip_prefix("efficientnet-"))
-            .unwrap_or(&lower);
+            .unwrap_or(lower);
         Variant::ALL
             .into_iter()
             .find(|v| v.name() == short)
@@ -234,6 +337,8 @@ pub fn round_repeats(repeats: usize, multiplier: f64) -> usize {
 /// One concrete block of a scaled network.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BlockConfig {
+    /// Position in the whole network (efficientnet_lite_pytorch's `_blocks.N`).
+    pub position: usize,
     pub stage: usize,
     /// Position within the stage.
     pub index: usize,
@@ -295,6 +400,7 @@ impl Architecture {
                     }
                 };
                 blocks.push(BlockConfig {
+                    position: blocks.len(),
                     stage: stage_index,
                     index,
                     kind: spec.block,
@@ -372,7 +478,7 @@ mod tests {
     fn head_width_equals_four_times_last_stage_as_torchvision_computes_it() {
         // torchvision derives the head as 4 x the last stage's width, timm as
         // round(1280 x width): two rules that must agree for the shared weights.
-        for variant in Variant::ALL {
+        for variant in Variant::EFFICIENTNET {
             let arch = variant.architecture();
             assert_eq!(
                 arch.feature_dim(),
@@ -422,21 +528,47 @@ mod tests {
         assert_eq!(stage1[0].mid_channels, 96);
     }
 
+    /// Read from efficientnet_lite_pytorch (`_blocks` per stage, `_conv_head`) for
+    /// Lite0..2 and TensorFlow's efficientnet_lite_builder for Lite3/4.
     #[test]
-    fn recipe_room_for_lite_fixed_widths_and_repeats() {
-        let lite_like = Recipe {
-            stages: &EFFICIENTNET_STAGES,
-            stem: Width::Fixed(32),
-            head: Width::Fixed(1280),
-            activation: Activation::Relu6,
-            repeat_scaling: RepeatScaling::FixedFirstAndLast,
-        };
-        let arch = Architecture::scale(lite_like, Variant::B4.scaling());
-        assert_eq!(arch.stem_channels, 32);
-        assert_eq!(arch.feature_dim(), 1280);
-        let repeats = arch.stage_repeats();
-        assert_eq!((repeats[0], repeats[6]), (1, 1));
-        assert_eq!(repeats[1], 4);
+    fn lite_keeps_stem_head_and_end_stages_fixed() {
+        let reference = [
+            (Variant::Lite0, [1, 2, 2, 3, 3, 4, 1], 320),
+            (Variant::Lite1, [1, 3, 3, 4, 4, 5, 1], 320),
+            (Variant::Lite2, [1, 3, 3, 4, 4, 5, 1], 352),
+            (Variant::Lite3, [1, 3, 3, 5, 5, 6, 1], 384),
+            (Variant::Lite4, [1, 4, 4, 6, 6, 8, 1], 448),
+        ];
+        for (variant, repeats, last_channels) in reference {
+            let arch = variant.architecture();
+            assert_eq!(arch.stem_channels, 32, "{variant}");
+            assert_eq!(arch.feature_dim(), 1280, "{variant}");
+            assert_eq!(arch.stage_repeats(), repeats.to_vec(), "{variant}");
+            assert_eq!(arch.last_block_channels(), last_channels, "{variant}");
+            assert_eq!(arch.activation, Activation::Relu6);
+            assert!(arch.blocks.iter().all(|b| b.se_channels.is_none()));
+            let positions: Vec<usize> = arch.blocks.iter().map(|b| b.position).collect();
+            assert_eq!(positions, (0..arch.blocks.len()).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn variant_lists_expand_groups_and_ranges() {
+        assert_eq!(
+            Variant::parse_list("all").unwrap(),
+            Variant::EFFICIENTNET.to_vec()
+        );
+        assert_eq!(
+            Variant::parse_list("lite0..lite2,b3,lite1").unwrap(),
+            vec![Variant::Lite0, Variant::Lite1, Variant::Lite2, Variant::B3]
+        );
+        assert_eq!(
+            Variant::parse_list("b6..b7").unwrap(),
+            vec![Variant::B6, Variant::B7]
+        );
+        assert!(Variant::parse_list("b0..lite2").is_err());
+        assert!(Variant::parse_list("b3..b1").is_err());
+        assert!(Variant::parse_list("b9").is_err());
     }
 
     #[test]
@@ -444,5 +576,10 @@ mod tests {
         assert_eq!("b3".parse::<Variant>(), Ok(Variant::B3));
         assert_eq!("EfficientNet_B7".parse::<Variant>(), Ok(Variant::B7));
         assert!("b8".parse::<Variant>().is_err());
+        assert_eq!("efficientnet-lite2".parse::<Variant>(), Ok(Variant::Lite2));
+        assert_eq!(
+            "tf_efficientnet_lite4".parse::<Variant>(),
+            Ok(Variant::Lite4)
+        );
     }
 }

@@ -21,7 +21,8 @@ pub enum ModelError {
     BadSafetensors { path: PathBuf, reason: String },
     #[error(
         "{path}: cannot tell the weights family from the tensor names (expected torchvision's \
-         `features.*` or timm's `conv_stem`, `blocks.*`, `conv_head`); first names: {sample}"
+         `features.*`, timm's `conv_stem`, `blocks.*`, `conv_head`, or efficientnet_lite_pytorch's \
+         `_conv_stem`, `_blocks.*`, `_conv_head`); first names: {sample}"
     )]
     UnknownFamily { path: PathBuf, sample: String },
     #[error("{path}: metadata {key} = {value:?}: {reason}")]
@@ -57,6 +58,14 @@ pub enum ModelError {
         family: Family,
         requested: Variant,
         found: Variant,
+    },
+    #[error(
+        "{path}: {family} publishes no EfficientNet-{variant}; the file cannot hold its weights"
+    )]
+    FamilyLacksVariant {
+        path: PathBuf,
+        family: Family,
+        variant: Variant,
     },
     #[error(
         "{path}: not a complete EfficientNet-{variant} ({family} names){qualifier}; {count} problem(s):\n  {}",

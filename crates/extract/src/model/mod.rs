@@ -1,6 +1,7 @@
-//! Frozen EfficientNet B0..B7 feature extractors on libtorch.
+//! Frozen EfficientNet B0..B7 and Lite0..Lite4 feature extractors on libtorch.
 //!
-//! A [`Backbone`] is built from a safetensors file in torchvision or timm naming
+//! A [`Backbone`] is built from a safetensors file in torchvision, timm or
+//! efficientnet_lite_pytorch naming
 //! (or from seeded random weights), with batch-norm folded into the convolutions,
 //! and maps normalised images to the global-average-pooled output of the final
 //! 1x1 conv + BN + activation: the features before dropout and the classifier.
@@ -192,6 +193,8 @@ pub fn batch_norm_eps(family: Family, padding: Padding, variant: Variant) -> f64
         // trainings PyTorch's default.
         (Family::Timm, Padding::Same) => 1e-3,
         (Family::Timm, Padding::Symmetric) => 1e-5,
+        // efficientnet_lite_pytorch's GlobalParams: batch_norm_epsilon=1e-3.
+        (Family::EfficientnetLite, _) => 1e-3,
     }
 }
 
@@ -253,6 +256,9 @@ fn resolve_padding(
         (Family::Torchvision, _) => Ok(Padding::Symmetric),
         (Family::Timm, Some(padding)) => Ok(padding),
         (Family::Timm, None) => Err(ModelError::PaddingUnknown { path }),
+        // The package builds every conv as Conv2dStaticSamePadding: its layout
+        // implies TensorFlow padding, as torchvision's implies symmetric.
+        (Family::EfficientnetLite, padding) => Ok(padding.unwrap_or(Padding::Same)),
     }
 }
 
@@ -265,8 +271,16 @@ fn resolve_variant(
     requested: Option<Variant>,
 ) -> Result<Variant, ModelError> {
     let path = file.path().to_path_buf();
+    if let Some(variant) = requested.filter(|v| !family.supports(*v)) {
+        return Err(ModelError::FamilyLacksVariant {
+            path,
+            family,
+            variant,
+        });
+    }
     let problems: Vec<(Variant, Vec<String>)> = Variant::ALL
         .into_iter()
+        .filter(|variant| family.supports(*variant))
         .map(|variant| (variant, tensor_problems(shapes, variant, family)))
         .collect();
     let exact = problems

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::arch::{Architecture, BlockConfig};
+use super::arch::{Architecture, BlockConfig, Variant};
 
 /// Whose `state_dict` layout a weights file follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +13,9 @@ pub enum Family {
     Torchvision,
     /// `conv_stem.weight`, `bn1.*`, `blocks.i.j.*`, `conv_head.weight`, `bn2.*`.
     Timm,
+    /// efficientnet_lite_pytorch (lukemelas's EfficientNet-PyTorch layout):
+    /// `_conv_stem.weight`, `_bn0.*`, `_blocks.N.*` numbered through the network.
+    EfficientnetLite,
 }
 
 impl Family {
@@ -20,21 +23,35 @@ impl Family {
         match self {
             Family::Torchvision => "torchvision",
             Family::Timm => "timm",
+            Family::EfficientnetLite => "efficientnet_lite",
+        }
+    }
+
+    /// torchvision has no Lite models and efficientnet_lite_pytorch only Lite ones.
+    pub fn supports(self, variant: Variant) -> bool {
+        match self {
+            Family::Torchvision => !variant.is_lite(),
+            Family::Timm => true,
+            Family::EfficientnetLite => variant.is_lite(),
         }
     }
 
     /// The family whose characteristic names appear in `names`, if exactly one does.
     pub fn detect<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Family> {
-        let (mut torchvision, mut timm) = (false, false);
+        let (mut torchvision, mut timm, mut lite) = (false, false, false);
         for name in names {
             torchvision |= name.starts_with("features.");
             timm |= name.starts_with("conv_stem.")
                 || name.starts_with("blocks.")
                 || name.starts_with("conv_head.");
+            lite |= name.starts_with("_conv_stem.")
+                || name.starts_with("_blocks.")
+                || name.starts_with("_conv_head.");
         }
-        match (torchvision, timm) {
-            (true, false) => Some(Family::Torchvision),
-            (false, true) => Some(Family::Timm),
+        match (torchvision, timm, lite) {
+            (true, false, false) => Some(Family::Torchvision),
+            (false, true, false) => Some(Family::Timm),
+            (false, false, true) => Some(Family::EfficientnetLite),
             _ => None,
         }
     }
@@ -47,7 +64,7 @@ impl fmt::Display for Family {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown weights family {0:?}: expected `torchvision` or `timm`")]
+#[error("unknown weights family {0:?}: expected `torchvision`, `timm` or `efficientnet_lite`")]
 pub struct UnknownFamily(pub String);
 
 impl FromStr for Family {
@@ -57,6 +74,7 @@ impl FromStr for Family {
         match text.trim().to_ascii_lowercase().as_str() {
             "torchvision" => Ok(Family::Torchvision),
             "timm" => Ok(Family::Timm),
+            "efficientnet_lite" => Ok(Family::EfficientnetLite),
             _ => Err(UnknownFamily(text.to_string())),
         }
     }
@@ -97,6 +115,10 @@ impl Family {
                 conv: "conv_stem".into(),
                 bn: "bn1".into(),
             },
+            Family::EfficientnetLite => ConvBnNames {
+                conv: "_conv_stem".into(),
+                bn: "_bn0".into(),
+            },
         }
     }
 
@@ -110,6 +132,10 @@ impl Family {
             Family::Timm => ConvBnNames {
                 conv: "conv_head".into(),
                 bn: "bn2".into(),
+            },
+            Family::EfficientnetLite => ConvBnNames {
+                conv: "_conv_head".into(),
+                bn: "_bn1".into(),
             },
         }
     }
@@ -177,6 +203,24 @@ impl Family {
                     }
                 }
             }
+            Family::EfficientnetLite => {
+                let prefix = format!("_blocks.{}", block.position);
+                let conv_bn = |conv: &str, bn: &str| ConvBnNames {
+                    conv: format!("{prefix}.{conv}"),
+                    bn: format!("{prefix}.{bn}"),
+                };
+                BlockNames {
+                    expand: block
+                        .has_expansion()
+                        .then(|| conv_bn("_expand_conv", "_bn0")),
+                    depthwise: conv_bn("_depthwise_conv", "_bn1"),
+                    se: block.se_channels.map(|_| SeNames {
+                        reduce: format!("{prefix}._se_reduce"),
+                        expand: format!("{prefix}._se_expand"),
+                    }),
+                    project: conv_bn("_project_conv", "_bn2"),
+                }
+            }
         }
     }
 
@@ -185,6 +229,7 @@ impl Family {
         match self {
             Family::Torchvision => "classifier.1",
             Family::Timm => "classifier",
+            Family::EfficientnetLite => "_fc",
         }
     }
 }

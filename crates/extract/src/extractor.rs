@@ -1,6 +1,8 @@
 //! The bridge from a libtorch [`crate::model::Backbone`] to the pipeline's
 //! [`crate::pipeline::Backbone`]: bytes in, pooled features out.
 
+use std::collections::BTreeMap;
+
 use featurefile::{Preprocessing, WeightsIdentity};
 use tch::{Device, Kind, Tensor};
 
@@ -13,7 +15,15 @@ pub struct TchExtractor {
     batch_size: usize,
     mean: Tensor,
     std: Tensor,
+    extra: BTreeMap<String, String>,
 }
+
+/// `effprobe.extra.*` keys written by [`TchExtractor`].
+pub const EXTRA_WEIGHTS_BYTES: &str = "weights_bytes";
+pub const EXTRA_BACKBONE_PARAMETERS: &str = "backbone_parameters";
+/// What `--weights` resolved to (an absolute safetensors path, or `random:SEED`):
+/// lets `extract predict` rebuild the backbone a head was trained on.
+pub const EXTRA_WEIGHTS_LOCATION: &str = "weights_location";
 
 impl TchExtractor {
     /// `batch_size` of `None` picks one for the device and input size.
@@ -25,13 +35,32 @@ impl TchExtractor {
                 .view([1, 3, 1, 1])
                 .to_device(model.device)
         };
+        let extra = BTreeMap::from([(
+            EXTRA_BACKBONE_PARAMETERS.to_string(),
+            model.parameter_count().to_string(),
+        )]);
         TchExtractor {
             mean: channel(recipe.mean),
             std: channel(recipe.std),
             model,
             recipe,
             batch_size,
+            extra,
         }
+    }
+
+    /// Records where the weights live (and their size) in every feature file written.
+    pub fn with_weights_location(
+        mut self,
+        location: &crate::weights_spec::WeightsLocation,
+    ) -> Self {
+        self.extra
+            .insert(EXTRA_WEIGHTS_LOCATION.to_string(), location.to_string());
+        if let Some(bytes) = location.file_bytes() {
+            self.extra
+                .insert(EXTRA_WEIGHTS_BYTES.to_string(), bytes.to_string());
+        }
+        self
     }
 
     pub fn model(&self) -> &model::Backbone {
@@ -108,5 +137,9 @@ impl Backbone for TchExtractor {
             .and_then(|f| f.f_flatten(0, -1))
             .map_err(|e| fail(&e))?;
         Vec::<f32>::try_from(&flat).map_err(|e| fail(&e))
+    }
+
+    fn extra(&self) -> BTreeMap<String, String> {
+        self.extra.clone()
     }
 }

@@ -196,10 +196,51 @@ pub struct RunSettings {
     pub hub_cache: PathBuf,
 }
 
+/// Where loaded weights can be found again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WeightsLocation {
+    /// An absolute path to a safetensors file (a Hugging Face name resolves to its snapshot file).
+    File(PathBuf),
+    Random {
+        seed: u64,
+    },
+}
+
+impl WeightsLocation {
+    pub fn file_bytes(&self) -> Option<u64> {
+        match self {
+            WeightsLocation::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            WeightsLocation::Random { .. } => None,
+        }
+    }
+
+    /// The `--weights` value that loads the same weights.
+    pub fn spec(&self) -> WeightsSpec {
+        match self {
+            WeightsLocation::File(path) => WeightsSpec::File(path.clone()),
+            WeightsLocation::Random { seed } => WeightsSpec::Random { seed: *seed },
+        }
+    }
+}
+
+impl std::fmt::Display for WeightsLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightsLocation::File(path) => write!(f, "{}", path.display()),
+            WeightsLocation::Random { seed } => write!(f, "random:{seed}"),
+        }
+    }
+}
+
 /// A backbone and the recipe its inputs must follow.
 pub struct Loaded {
     pub model: model::Backbone,
     pub recipe: Preprocessing,
+    pub location: WeightsLocation,
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 pub fn load(
@@ -235,7 +276,11 @@ pub fn load(
             )
             .map_err(|e| WeightsSpecError::InvalidRecipe(e.to_string()))?;
             let recipe = overrides.apply(Some(base), &format!("random:{seed}"))?;
-            Ok(Loaded { model, recipe })
+            Ok(Loaded {
+                model,
+                recipe,
+                location: WeightsLocation::Random { seed: *seed },
+            })
         }
         WeightsSpec::File(path) => {
             let metadata = safetensors_metadata(path)?;
@@ -250,7 +295,11 @@ pub fn load(
             };
             let model = model::Backbone::from_safetensors(path, &options(None, None))?;
             let recipe = overrides.apply(base, &path.display().to_string())?;
-            Ok(Loaded { model, recipe })
+            Ok(Loaded {
+                model,
+                recipe,
+                location: WeightsLocation::File(absolute(path)),
+            })
         }
         WeightsSpec::Hub(name) => {
             let cached = hub_cache::resolve(name, &settings.hub_cache)?;
@@ -270,7 +319,11 @@ pub fn load(
                 &options(padding, Some(name.clone())),
             )?;
             let recipe = overrides.apply(base, name)?;
-            Ok(Loaded { model, recipe })
+            Ok(Loaded {
+                model,
+                recipe,
+                location: WeightsLocation::File(absolute(&cached.weights)),
+            })
         }
     }
 }

@@ -153,6 +153,10 @@ fn lite_weights_name_their_family_and_refuse_other_variants() {
         Some(extract::model::Family::EfficientnetLite)
     );
     assert_eq!(backbone.padding, extract::model::Padding::Same);
+    let lite0 =
+        Backbone::from_safetensors(&lite_weights(0).unwrap(), &LoadOptions::default()).unwrap();
+    // The package's parameters less its classifier `_fc` (1280 x 1000 + 1000).
+    assert_eq!(lite0.parameter_count(), 3_371_008);
 
     for (requested, expected) in [
         ("b1", "publishes no EfficientNet-b1"),

@@ -222,6 +222,8 @@ fn variant_family_padding_and_identity_come_from_the_file() {
         (Variant::B0, Padding::Symmetric)
     );
     assert_eq!(backbone.family, Some(Family::Torchvision));
+    // torchvision's own count: `efficientnet_b0` parameters less `classifier.*`.
+    assert_eq!(backbone.parameter_count(), 4_007_548);
 }
 
 #[test]

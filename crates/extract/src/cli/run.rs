@@ -195,11 +195,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let spec = &weights[variant];
         let loaded = load(Some(*variant), spec, &settings, &overrides)
             .with_context(|| format!("loading weights for {variant}"))?;
-        backbones.push(Box::new(TchExtractor::new(
-            loaded.model,
-            loaded.recipe,
-            args.batch_size,
-        )));
+        backbones.push(Box::new(
+            TchExtractor::new(loaded.model, loaded.recipe, args.batch_size)
+                .with_weights_location(&loaded.location),
+        ));
     }
 
     let mut scan_options = ScanOptions::default();

@@ -170,6 +170,25 @@ impl Backbone {
         self.variant.architecture().feature_dim()
     }
 
+    /// Trainable parameters of the backbone as published (convolutions and
+    /// batch-norm scale/shift, before folding; no classifier, no running statistics):
+    /// torchvision's count for `efficientnet_b0` less its classifier is 4,007,548.
+    pub fn parameter_count(&self) -> u64 {
+        naming::expected_tensors(
+            &self.variant.architecture(),
+            self.family.unwrap_or(Family::Timm),
+        )
+        .iter()
+        .filter(|t| {
+            t.required && !t.name.ends_with(".running_mean") && !t.name.ends_with(".running_var")
+        })
+        .map(|t| match &t.shape {
+            naming::ExpectedShape::Exact(shape) => shape.iter().product::<i64>() as u64,
+            _ => 0,
+        })
+        .sum()
+    }
+
     /// Pooled features `[batch, feature_dim]`, fp32 on the CPU, of normalised
     /// images `[batch, 3, height, width]` (fp32, any device).
     pub fn features(&self, images: &Tensor) -> Result<Tensor, ModelError> {

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use featurefile::{Preprocessing, WeightsIdentity};
 
 /// Why a forward pass failed (device out of memory, a libtorch error, ...).
@@ -23,4 +25,9 @@ pub trait Backbone: Send {
     /// Pooled features for `images` (each `input × input × 3` RGB bytes, row-major),
     /// returned row-major, `images.len() × feature_dim`.
     fn forward(&mut self, images: &[&[u8]]) -> Result<Vec<f32>, BackboneError>;
+    /// Facts for the feature file's `effprobe.extra.*` (weights size, parameter
+    /// count, where the weights can be loaded again).
+    fn extra(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
 }

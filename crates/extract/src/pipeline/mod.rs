@@ -350,14 +350,16 @@ pub fn extract(
 }
 
 fn feature_meta(backbone: &dyn Backbone, report: &ScanReport) -> FeatureMeta {
-    FeatureMeta::new(
+    let mut meta = FeatureMeta::new(
         backbone.variant(),
         backbone.feature_dim(),
         backbone.feature_layer(),
         backbone.recipe().clone(),
         backbone.weights().clone(),
         report.classes.clone(),
-    )
+    );
+    meta.extra.extend(backbone.extra());
+    meta
 }
 
 fn row(image: &ImageEntry, feature: Vec<f32>) -> FeatureRow {

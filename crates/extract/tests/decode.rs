@@ -59,39 +59,6 @@ fn odd_kinds_decode_like_pil() {
     }
 }
 
-/// A tiny PNG whose header claims `width × height`.
-fn png_header(width: u32, height: u32) -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &byte in bytes {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut body = b"IHDR".to_vec();
-    body.extend_from_slice(&width.to_be_bytes());
-    body.extend_from_slice(&height.to_be_bytes());
-    body.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind_and_data: &[u8]| {
-        png.extend_from_slice(&(kind_and_data.len() as u32 - 4).to_be_bytes());
-        png.extend_from_slice(kind_and_data);
-        png.extend_from_slice(&crc32(kind_and_data).to_be_bytes());
-    };
-    chunk(&body);
-    // An empty zlib stream: a few bytes of "pixel data" behind a huge claim.
-    chunk(b"IDAT\x78\x01\x01\x00\x00\xff\xff\x00\x00\x00\x01");
-    chunk(b"IEND");
-    png
-}
-
 #[test]
 fn bad_inputs_are_refused_with_the_reason() {
     assert_eq!(
@@ -102,7 +69,11 @@ fn bad_inputs_are_refused_with_the_reason() {
         decode_rgb(b"plain text, not pixels", DecodeLimits::default()),
         Err(DecodeError::NotAnImage)
     );
-    let bomb = decode_rgb(&png_header(30_000, 30_000), DecodeLimits::default()).unwrap_err();
+    let bomb = decode_rgb(
+        &testkit::png_claiming(30_000, 30_000),
+        DecodeLimits::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             bomb,

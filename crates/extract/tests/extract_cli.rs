@@ -1,6 +1,7 @@
-//! The `extract` binary end to end on real photos: counts, cache hits, renames,
-//! additions, and a `kill -9` in the middle of a run followed by a resume that
-//! ends identical to an uninterrupted run.
+//! The `extract` binary end to end on real photos, with the real pretrained
+//! EfficientNet-Lite0 and with random B0 weights: counts, cache hits, renames,
+//! additions, a `kill -9` in the middle of a run followed by a resume that ends
+//! identical to an uninterrupted run, and a folder of every kind of bad file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,24 +30,53 @@ fn sample(dir: &Path) -> Option<PathBuf> {
     Some(shared)
 }
 
-fn extract_command(data: &Path, out: &Path) -> Command {
+/// A backbone the tests run through the binary.
+#[derive(Clone)]
+struct Model {
+    variant: &'static str,
+    weights: String,
+}
+
+impl Model {
+    fn random_b0() -> Model {
+        Model {
+            variant: "b0",
+            weights: "random:7".into(),
+        }
+    }
+
+    /// The real pretrained Lite0 converted by scripts/setup.
+    fn lite0() -> Option<Model> {
+        let path = testkit::workspace_root().join("data/weights/lite0.safetensors");
+        if !path.exists() {
+            return testkit::skip_or_fail(&format!(
+                "{} missing: run scripts/setup",
+                path.display()
+            ));
+        }
+        Some(Model {
+            variant: "lite0",
+            weights: path.display().to_string(),
+        })
+    }
+
+    fn output(&self, out: &Path) -> PathBuf {
+        out.join(format!("{}.parquet", self.variant))
+    }
+}
+
+fn extract_command(model: &Model, data: &Path, out: &Path) -> Command {
     let mut command = Command::new(EXTRACT);
-    command.args([
-        "--variant",
-        "b0",
-        "--weights",
-        "random:7",
-        "--device",
-        "cpu",
-        "--quiet",
-    ]);
+    command
+        .args(["--variant", model.variant, "--weights", &model.weights])
+        .args(["--device", "cpu", "--quiet"]);
     command.args(["--batch-size", "4", "--chunk-rows", "4"]);
     command.arg("--data").arg(data).arg("--out").arg(out);
     command
 }
 
-fn run_extract(data: &Path, out: &Path) -> serde_json::Value {
-    let output = extract_command(data, out).output().unwrap();
+fn run_extract(model: &Model, data: &Path, out: &Path) -> serde_json::Value {
+    let output = extract_command(model, data, out).output().unwrap();
     assert!(
         output.status.success(),
         "extract failed: {}",
@@ -75,18 +105,29 @@ fn content(path: &Path) -> std::collections::BTreeMap<String, (String, i32, Stri
 }
 
 #[test]
-fn kill_nine_then_resume_equals_an_uninterrupted_run() {
+fn kill_nine_then_resume_equals_an_uninterrupted_run_random_b0() {
+    kill_nine_then_resume_equals_an_uninterrupted_run(&Model::random_b0());
+}
+
+#[test]
+fn kill_nine_then_resume_equals_an_uninterrupted_run_lite0() {
+    if let Some(model) = Model::lite0() {
+        kill_nine_then_resume_equals_an_uninterrupted_run(&model);
+    }
+}
+
+fn kill_nine_then_resume_equals_an_uninterrupted_run(model: &Model) {
     let data = tempfile::tempdir().unwrap();
     if sample(data.path()).is_none() {
         return;
     }
     let clean = tempfile::tempdir().unwrap();
-    let record = run_extract(data.path(), clean.path());
+    let record = run_extract(model, data.path(), clean.path());
     assert_eq!(record["images"], 48);
     assert_eq!(record["variants"][0]["computed"], 48);
 
     let interrupted = tempfile::tempdir().unwrap();
-    let mut child = extract_command(data.path(), interrupted.path())
+    let mut child = extract_command(model, data.path(), interrupted.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -113,11 +154,11 @@ fn kill_nine_then_resume_equals_an_uninterrupted_run() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
-        !interrupted.path().join("b0.parquet").exists(),
+        !model.output(interrupted.path()).exists(),
         "killed before writing the output"
     );
 
-    let resumed = run_extract(data.path(), interrupted.path());
+    let resumed = run_extract(model, data.path(), interrupted.path());
     let computed = resumed["variants"][0]["computed"].as_u64().unwrap();
     let cached = resumed["variants"][0]["cached_hits"].as_u64().unwrap();
     assert!(
@@ -125,13 +166,24 @@ fn kill_nine_then_resume_equals_an_uninterrupted_run() {
         "resume must reuse committed chunks: {resumed}"
     );
     assert_eq!(
-        content(&interrupted.path().join("b0.parquet")),
-        content(&clean.path().join("b0.parquet"))
+        content(&model.output(interrupted.path())),
+        content(&model.output(clean.path()))
     );
 }
 
 #[test]
-fn reruns_renames_and_additions() {
+fn reruns_renames_and_additions_random_b0() {
+    reruns_renames_and_additions(&Model::random_b0());
+}
+
+#[test]
+fn reruns_renames_and_additions_lite0() {
+    if let Some(model) = Model::lite0() {
+        reruns_renames_and_additions(&model);
+    }
+}
+
+fn reruns_renames_and_additions(model: &Model) {
     let data = tempfile::tempdir().unwrap();
     let Some(shared) = sample(data.path()) else {
         return;
@@ -144,12 +196,12 @@ fn reruns_renames_and_additions() {
         .output()
         .unwrap();
     let scanned: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
-    let first = run_extract(data.path(), out.path());
+    let first = run_extract(model, data.path(), out.path());
     assert_eq!(first["images"], scanned["images"].as_array().unwrap().len());
-    let before = content(&out.path().join("b0.parquet"));
+    let before = content(&model.output(out.path()));
     assert_eq!(before.len(), 48);
 
-    let rerun = run_extract(data.path(), out.path());
+    let rerun = run_extract(model, data.path(), out.path());
     assert_eq!(
         (
             rerun["decoded"].as_u64(),
@@ -167,9 +219,9 @@ fn reruns_renames_and_additions() {
         ));
         std::fs::rename(&path, renamed).unwrap();
     }
-    let after_rename = run_extract(data.path(), out.path());
+    let after_rename = run_extract(model, data.path(), out.path());
     assert_eq!(after_rename["variants"][0]["computed"], 0);
-    let renamed = content(&out.path().join("b0.parquet"));
+    let renamed = content(&model.output(out.path()));
     for (key, (path, label, split, bits)) in &renamed {
         let (_, old_label, old_split, old_bits) = &before[key];
         assert_eq!(
@@ -191,7 +243,7 @@ fn reruns_renames_and_additions() {
         )
         .unwrap();
     }
-    let added = run_extract(data.path(), out.path());
+    let added = run_extract(model, data.path(), out.path());
     assert_eq!(added["variants"][0]["computed"], 5);
     assert_eq!(added["variants"][0]["rows"], 53);
 }
@@ -223,4 +275,129 @@ fn clear_errors_before_any_work() {
     if !tch::Cuda::is_available() {
         assert!(no_gpu.contains("cuda"), "{no_gpu}");
     }
+}
+
+/// Copies `count` photos of hymenoptera's train/CLASS into `dir/CLASS`.
+fn copy_photos(shared: &Path, class: &str, count: usize, dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<_> = std::fs::read_dir(shared.join("train").join(class))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    names.sort();
+    std::fs::create_dir_all(dir.join(class)).unwrap();
+    names
+        .iter()
+        .take(count)
+        .map(|path| {
+            let copy = dir.join(class).join(path.file_name().unwrap());
+            std::fs::copy(path, &copy).unwrap();
+            copy
+        })
+        .collect()
+}
+
+#[test]
+fn a_folder_of_bad_files_keeps_every_good_image_and_names_each_bad_one() {
+    let (Some(model), Some(python)) = (Model::lite0(), testkit::python()) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let Some(shared) = testkit::shared_dataset("hymenoptera") else {
+        return;
+    };
+    let photos = copy_photos(&shared, "ants", 3, data.path());
+    copy_photos(&shared, "bees", 3, data.path());
+
+    // Awkward but valid kinds, written by PIL: all must be extracted.
+    let odd = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/odd_images.py");
+    testkit::run_python(&python, &script, &[odd.path().to_str().unwrap()]);
+    let good_odd = ["cmyk.jpg", "rgb16.png", "gray.png", "exif_rotated.jpg"];
+    for name in good_odd {
+        std::fs::copy(odd.path().join(name), data.path().join("bees").join(name)).unwrap();
+    }
+
+    // Bad files, one per kind.
+    let photo = std::fs::read(&photos[0]).unwrap();
+    let mut state = 12345u32;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (state >> 16) as u8
+        })
+        .collect();
+    let bad: [(&str, Vec<u8>, &str); 5] = [
+        ("ants/empty.jpg", Vec::new(), "empty file"),
+        (
+            "ants/truncated.jpg",
+            photo[..photo.len() / 2].to_vec(),
+            "cannot decode jpeg",
+        ),
+        ("bees/random.jpg", random, "not an image"),
+        (
+            "bees/notes.txt",
+            b"ants and bees\n".to_vec(),
+            "not an image",
+        ),
+        (
+            "ants/bomb.png",
+            testkit::png_claiming(30_000, 30_000),
+            "exceeds the limit",
+        ),
+    ];
+    for (name, bytes, _) in &bad {
+        std::fs::write(data.path().join(name), bytes).unwrap();
+    }
+
+    let out = tempfile::tempdir().unwrap();
+    let record = run_extract(&model, data.path(), out.path());
+    let good = 6 + good_odd.len();
+    assert_eq!(record["variants"][0]["rows"], good, "{record}");
+    assert_eq!(record["rejected"], bad.len(), "{record}");
+    let rows = content(&model.output(out.path()));
+    for name in good_odd {
+        assert!(
+            rows.values()
+                .any(|(path, ..)| path == &format!("bees/{name}")),
+            "{name} was not extracted"
+        );
+    }
+    let rejects = std::fs::read_to_string(out.path().join("rejects.csv")).unwrap();
+    for (name, _, reason) in &bad {
+        let line = rejects
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing from rejects.csv:\n{rejects}"));
+        assert!(line.contains(reason), "{name}: {line}");
+    }
+
+    // The features record what the report and predict need.
+    let meta = FeatureDataset::open(model.output(out.path()))
+        .unwrap()
+        .meta()
+        .clone();
+    let weights = PathBuf::from(&model.weights);
+    assert_eq!(
+        meta.extra["weights_bytes"],
+        std::fs::metadata(&weights).unwrap().len().to_string()
+    );
+    assert_eq!(meta.extra["backbone_parameters"], "3371008");
+    assert_eq!(
+        meta.extra["weights_location"],
+        weights.canonicalize().unwrap().display().to_string()
+    );
+
+    // --strict: an error naming the rejects, and still nothing lost.
+    let strict = extract_command(&model, data.path(), out.path())
+        .arg("--strict")
+        .output()
+        .unwrap();
+    assert!(!strict.status.success());
+    let message = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        message.contains("5 file(s) rejected and --strict is set"),
+        "{message}"
+    );
+    assert_eq!(content(&model.output(out.path())).len(), good);
 }

@@ -77,3 +77,37 @@ pub fn shared_dataset(name: &str) -> Option<PathBuf> {
         ))
     }
 }
+
+/// A tiny PNG whose header claims `width × height` (a decompression bomb
+/// without the payload): a few bytes of pixel data behind a huge claim.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut body = b"IHDR".to_vec();
+    body.extend_from_slice(&width.to_be_bytes());
+    body.extend_from_slice(&height.to_be_bytes());
+    body.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind_and_data: &[u8]| {
+        png.extend_from_slice(&(kind_and_data.len() as u32 - 4).to_be_bytes());
+        png.extend_from_slice(kind_and_data);
+        png.extend_from_slice(&crc32(kind_and_data).to_be_bytes());
+    };
+    chunk(&body);
+    // An empty zlib stream: a few bytes of "pixel data" behind a huge claim.
+    chunk(b"IDAT\x78\x01\x01\x00\x00\xff\xff\x00\x00\x00\x01");
+    chunk(b"IEND");
+    png
+}

@@ -257,9 +257,8 @@ pub fn extract(
                 }
                 progress.advance(1);
             }
-            for b in 0..pending.len() {
-                let batch = std::mem::take(&mut pending[b]);
-                run(b, batch, &mut caches)?;
+            for (b, batch) in pending.iter_mut().enumerate() {
+                run(b, std::mem::take(batch), &mut caches)?;
             }
             Ok(())
         };

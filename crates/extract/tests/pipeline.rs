@@ -186,6 +186,20 @@ fn reruns_renames_additions_and_deletions_compute_only_what_is_new() {
         (0, 0, 40)
     );
     assert_eq!(again.variants[0].backbone_seconds, 0.0);
+    // The cost of extraction survives a run served from the cache.
+    let timed = |path: &Path| {
+        let meta = FeatureDataset::open(path).unwrap().meta().clone();
+        (
+            meta.extra["backbone_timed_images"].clone(),
+            meta.extra["backbone_seconds_per_image"]
+                .parse::<f64>()
+                .unwrap(),
+        )
+    };
+    let (images, per_image) = timed(&output);
+    assert_eq!(images, "40");
+    assert!(per_image > 0.0);
+    assert_eq!(again.variants[0].backbone_seconds_per_image, Some(per_image));
 
     // Rename every file of one class: no forward pass, same features, new paths.
     for i in 0..20 {
@@ -220,6 +234,7 @@ fn reruns_renames_additions_and_deletions_compute_only_what_is_new() {
         (added.variants[0].computed, added.variants[0].rows),
         (5, 45)
     );
+    assert_eq!(timed(&output).0, "45");
 
     // Deleted images disappear from the output.
     std::fs::remove_file(data.path().join("dogs/3.jpg")).unwrap();

@@ -24,6 +24,21 @@ pub fn fingerprint(backbone: &dyn Backbone) -> String {
         .to_string()
 }
 
+const TIMING_SUFFIX: &str = ".timing.json";
+
+/// Backbone forward time spent on a number of images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BackboneTiming {
+    pub images: usize,
+    pub seconds: f64,
+}
+
+impl BackboneTiming {
+    pub fn seconds_per_image(&self) -> f64 {
+        self.seconds / self.images.max(1) as f64
+    }
+}
+
 pub struct FeatureCache {
     dir: PathBuf,
     meta: FeatureMeta,
@@ -116,6 +131,44 @@ impl FeatureCache {
             writer.finish()?;
         }
         Ok(())
+    }
+
+    /// Remembers what computing this run's rows cost, so that a later run served
+    /// from the cache can still report the backbone's time per image. One file
+    /// per process: shards never write the same file.
+    pub fn record_timing(&self, timing: BackboneTiming) -> Result<(), ExtractError> {
+        if timing.images == 0 {
+            return Ok(());
+        }
+        let path = self.dir.join(format!("{}{TIMING_SUFFIX}", self.chunk_prefix));
+        let json = serde_json::to_string(&timing).expect("plain data serialises");
+        super::write_atomically(&path, json.as_bytes())
+    }
+
+    /// Backbone time and images over every run that computed rows for this cache.
+    pub fn timing(&self) -> Result<Option<BackboneTiming>, ExtractError> {
+        let io = |source| ExtractError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut total = BackboneTiming::default();
+        for entry in std::fs::read_dir(&self.dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if !path.to_string_lossy().ends_with(TIMING_SUFFIX) {
+                continue;
+            }
+            let parsed = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<BackboneTiming>(&text).ok());
+            match parsed {
+                Some(timing) => {
+                    total.images += timing.images;
+                    total.seconds += timing.seconds;
+                }
+                None => tracing::warn!("ignoring unreadable timing file {}", path.display()),
+            }
+        }
+        Ok((total.images > 0).then_some(total))
     }
 
     /// Features of the `wanted` keys, from every committed chunk.

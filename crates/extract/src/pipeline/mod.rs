@@ -110,6 +110,12 @@ struct Prepared {
     inputs: Vec<Option<Vec<u8>>>,
 }
 
+/// `effprobe.extra.*` keys: the backbone's mean forward time per image over every
+/// run that computed rows of this cache (so a run served from the cache still
+/// knows what extraction costs), and how many images that mean covers.
+pub const EXTRA_SECONDS_PER_IMAGE: &str = "backbone_seconds_per_image";
+pub const EXTRA_TIMED_IMAGES: &str = "backbone_timed_images";
+
 pub fn extract(
     report: &ScanReport,
     backbones: &mut [Box<dyn Backbone>],
@@ -268,8 +274,12 @@ pub fn extract(
     });
     progress.finish();
     // Whatever happened, keep every feature already computed.
-    for cache in caches.iter_mut() {
+    for (b, cache) in caches.iter_mut().enumerate() {
         cache.commit()?;
+        cache.record_timing(cache::BackboneTiming {
+            images: computed[b],
+            seconds: backbone_seconds[b],
+        })?;
     }
     outcome?;
 
@@ -284,13 +294,17 @@ pub fn extract(
     for (b, backbone) in backbones.iter().enumerate() {
         let output = options.output_path(backbone.variant());
         let features = caches[b].load(&wanted)?;
-        let rows = write_output(
-            &output,
-            feature_meta(backbone.as_ref(), report),
-            &kept,
-            features,
-            options.shard,
-        )?;
+        let timing = caches[b].timing()?;
+        let mut meta = feature_meta(backbone.as_ref(), report);
+        if let Some(timing) = timing {
+            meta.extra.insert(
+                EXTRA_SECONDS_PER_IMAGE.into(),
+                timing.seconds_per_image().to_string(),
+            );
+            meta.extra
+                .insert(EXTRA_TIMED_IMAGES.into(), timing.images.to_string());
+        }
+        let rows = write_output(&output, meta, &kept, features, options.shard)?;
         variants.push(VariantRecord {
             variant: backbone.variant().to_string(),
             output: output.display().to_string(),
@@ -311,6 +325,7 @@ pub fn extract(
             weights_source: backbone.weights().source.clone(),
             weights_blake3: backbone.weights().blake3.clone(),
             cache_dir: caches[b].dir().display().to_string(),
+            backbone_seconds_per_image: timing.map(|t| t.seconds_per_image()),
         });
     }
 

@@ -41,4 +41,8 @@ pub struct VariantRecord {
     pub weights_source: String,
     pub weights_blake3: String,
     pub cache_dir: String,
+    /// Mean backbone seconds per image over every run that computed rows of this
+    /// cache (this one included); what extracting all rows once costs, even when
+    /// this run was served from the cache.
+    pub backbone_seconds_per_image: Option<f64>,
 }

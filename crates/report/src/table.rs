@@ -63,9 +63,10 @@ pub struct Row {
     pub test_accuracy_difference: f64,
     pub test_roc_auc: Option<f64>,
     pub test_f1: f64,
-    /// The backbone's forward passes over every image, once (extract's `backbone_seconds`).
+    /// The backbone's forward passes over every image, once: the feature file's
+    /// measured seconds per image × its rows, else extract's `backbone_seconds`.
     pub extraction_seconds: Option<f64>,
-    /// Images the backbone computed in that extract run (fewer than the rows after cache hits).
+    /// Images that time covers: every row, or those the last extract run computed.
     pub extraction_images: Option<usize>,
     /// head-train's `training_seconds` (every candidate and any refit).
     pub head_seconds: f64,
@@ -195,7 +196,8 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
             run.name
         ));
     }
-    if let Some(record) = extract {
+    let measured = feature_info.and_then(|f| Some((f.backbone_seconds_per_image()?, f.rows)));
+    if let (Some(record), None) = (extract, measured) {
         if record.computed < record.rows {
             notes.push(format!(
                 "{}: extraction time covers the {} of {} images computed in the last extract run (the rest came from its cache)",
@@ -215,7 +217,11 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         .and_then(|f| f.weights_bytes())
         .or_else(|| file_size(&metrics.features.weights_source));
 
-    let extraction_seconds = extract.map(|r| r.backbone_seconds);
+    let (extraction_seconds, extraction_images) = match (measured, extract) {
+        (Some((per_image, rows)), _) => (Some(per_image * rows as f64), Some(rows)),
+        (None, Some(record)) => (Some(record.backbone_seconds), Some(record.computed)),
+        (None, None) => (None, None),
+    };
     let head_seconds = metrics.timing.training_seconds;
     Row {
         run: run.name.clone(),
@@ -238,7 +244,7 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         test_roc_auc: evaluation.roc_auc,
         test_f1: evaluation.f1,
         extraction_seconds,
-        extraction_images: extract.map(|r| r.computed),
+        extraction_images,
         head_seconds,
         total_seconds: extraction_seconds.unwrap_or(0.0) + head_seconds,
         time_ratio: None,

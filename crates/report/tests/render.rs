@@ -369,3 +369,60 @@ fn a_folder_without_runs_is_an_error() {
     .unwrap_err();
     assert!(error.to_string().contains("no head-train runs"), "{error}");
 }
+
+/// A copy of the fixture features where b1's file records its measured seconds
+/// per image, as extract writes it: the table uses that × rows, whatever the last
+/// extract run computed.
+#[test]
+fn recorded_seconds_per_image_give_the_extraction_time_of_every_row() {
+    let features = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join("features")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, features.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let b1 = features.path().join("b1.parquet");
+    let dataset = featurefile::FeatureDataset::open(&b1).unwrap();
+    let mut meta = dataset.meta().clone();
+    let all = dataset.read_all().unwrap();
+    meta.extra
+        .insert("backbone_seconds_per_image".into(), "0.025".into());
+    let mut writer = featurefile::FeatureWriter::create(&b1, &meta).unwrap();
+    for i in 0..all.len() {
+        writer
+            .write_row(featurefile::FeatureRow {
+                key: all.keys[i].clone(),
+                path: all.paths[i].clone(),
+                label: all.labels[i],
+                label_name: all.label_names[i].clone(),
+                split: all.splits[i],
+                feature: all.feature(i).to_vec(),
+            })
+            .unwrap();
+    }
+    writer.finish().unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let written = report::render(
+        &ReportInputs {
+            runs: fixtures().join("runs"),
+            features: Some(features.path().to_path_buf()),
+        },
+        out.path(),
+    )
+    .unwrap();
+    let row = |run: &str| written.table.rows.iter().find(|r| r.run == run).unwrap();
+    let b1_row = row("b1");
+    assert!(close(
+        b1_row.extraction_seconds.unwrap(),
+        0.025 * all.len() as f64
+    ));
+    assert_eq!(b1_row.extraction_images, Some(all.len()));
+    assert!(close(
+        b1_row.total_seconds,
+        b1_row.extraction_seconds.unwrap() + b1_row.head_seconds
+    ));
+    // The others still come from run.json.
+    let expected = expected();
+    let b0 = expected.iter().find(|e| e.run == "b0").unwrap();
+    assert_eq!(row("b0").extraction_seconds, Some(b0.extraction_seconds));
+}

@@ -12,6 +12,9 @@ use crate::error::{io_error, Result};
 /// (without the classifier). Absent keys fall back to [`crate::known`].
 pub const EXTRA_WEIGHTS_BYTES: &str = "weights_bytes";
 pub const EXTRA_BACKBONE_PARAMETERS: &str = "backbone_parameters";
+/// The backbone's mean forward seconds per image, over every extract run that
+/// computed rows of these features (cached rows keep their cost).
+pub const EXTRA_SECONDS_PER_IMAGE: &str = "backbone_seconds_per_image";
 
 #[derive(Clone, Debug)]
 pub struct FeatureInfo {
@@ -27,6 +30,15 @@ impl FeatureInfo {
 
     pub fn backbone_parameters(&self) -> Option<u64> {
         self.meta.extra.get(EXTRA_BACKBONE_PARAMETERS)?.parse().ok()
+    }
+
+    pub fn backbone_seconds_per_image(&self) -> Option<f64> {
+        self.meta
+            .extra
+            .get(EXTRA_SECONDS_PER_IMAGE)?
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
     }
 }
 

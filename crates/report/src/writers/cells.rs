@@ -86,11 +86,18 @@ pub fn footnotes(table: &Table) -> Vec<String> {
             .join(", ")
     ));
     notes.push(
-        "extraction s: the backbone's forward pass over every image, once (extract's run.json); \
-         head s: head-train's training time over the cached features; total = extraction + head."
+        "extraction s: the backbone's forward pass over every image, once (seconds per image \
+         measured when the features were computed, recorded with them, × images; a run served \
+         from the cache keeps that cost); head s: head-train's training time over the cached \
+         features; total = extraction + head."
             .to_string(),
     );
-    if let Some(extraction) = &table.extraction {
+    if let Some(extraction) = table.extraction.as_ref().filter(|e| e.decoded == 0) {
+        notes.push(format!(
+            "The last extract run decoded none of the {} images: every feature came from its cache.",
+            format::thousands(extraction.images as u64)
+        ));
+    } else if let Some(extraction) = &table.extraction {
         notes.push(format!(
             "Decoding and resizing is shared by all variants (one decode per image): {} CPU-s for {} images decoded of {}; the extract run took {} s wall time.",
             format::seconds(extraction.decode_cpu_seconds),

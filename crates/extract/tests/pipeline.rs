@@ -199,7 +199,10 @@ fn reruns_renames_additions_and_deletions_compute_only_what_is_new() {
     let (images, per_image) = timed(&output);
     assert_eq!(images, "40");
     assert!(per_image > 0.0);
-    assert_eq!(again.variants[0].backbone_seconds_per_image, Some(per_image));
+    assert_eq!(
+        again.variants[0].backbone_seconds_per_image,
+        Some(per_image)
+    );
 
     // Rename every file of one class: no forward pass, same features, new paths.
     for i in 0..20 {

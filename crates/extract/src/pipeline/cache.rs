@@ -140,7 +140,9 @@ impl FeatureCache {
         if timing.images == 0 {
             return Ok(());
         }
-        let path = self.dir.join(format!("{}{TIMING_SUFFIX}", self.chunk_prefix));
+        let path = self
+            .dir
+            .join(format!("{}{TIMING_SUFFIX}", self.chunk_prefix));
         let json = serde_json::to_string(&timing).expect("plain data serialises");
         super::write_atomically(&path, json.as_bytes())
     }

@@ -1,0 +1,102 @@
+//! `scripts/compare` end to end on real photos with the real Lite0/Lite1 weights:
+//! every stage's output is there, the report has one row per variant and head,
+//! and a rerun after adding images runs the backbone on those images only while
+//! the report keeps the full extraction cost.
+
+use std::path::Path;
+use std::process::Command;
+
+use effprobe_tests::{read_json, release_binaries, workspace_file};
+
+/// `count` photos of hymenoptera's SPLIT/CLASS into `dir/SPLIT/CLASS`, skipping the first `skip`.
+fn copy_photos(shared: &Path, split: &str, class: &str, skip: usize, count: usize, dir: &Path) {
+    let mut names: Vec<_> = std::fs::read_dir(shared.join(split).join(class))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    names.sort();
+    let target = dir.join(split).join(class);
+    std::fs::create_dir_all(&target).unwrap();
+    for path in names.iter().skip(skip).take(count) {
+        std::fs::copy(path, target.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn compare(data: &Path, out: &Path) {
+    let output = Command::new(workspace_file("scripts/compare"))
+        .arg(data)
+        .args(["--variants", "lite0,lite1", "--out"])
+        .arg(out)
+        .args(["--", "--device", "cpu", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "scripts/compare failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| EfficientNet-Lite1 |"), "{stdout}");
+}
+
+#[test]
+fn compare_runs_every_stage_and_a_rerun_computes_only_new_images() {
+    let Some(_) = release_binaries() else { return };
+    if !workspace_file("data/weights/lite1.safetensors").exists() {
+        testkit::skip_or_fail::<()>("data/weights/lite*.safetensors missing: run scripts/setup");
+        return;
+    }
+    let Some(shared) = testkit::shared_dataset("hymenoptera") else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    for class in ["ants", "bees"] {
+        copy_photos(&shared, "train", class, 0, 20, data.path());
+        copy_photos(&shared, "val", class, 0, 5, data.path());
+    }
+    let out = tempfile::tempdir().unwrap();
+    compare(data.path(), out.path());
+
+    let record = read_json(&out.path().join("features/run.json"));
+    for variant in record["variants"].as_array().unwrap() {
+        assert_eq!(variant["computed"], 50, "{variant}");
+    }
+    let report = read_json(&out.path().join("report/report.json"));
+    let rows = report["rows"].as_array().unwrap();
+    let runs: Vec<&str> = rows.iter().map(|r| r["run"].as_str().unwrap()).collect();
+    assert_eq!(
+        runs,
+        ["lite0-adam", "lite1-adam", "lite0-lbfgs", "lite1-lbfgs"]
+    );
+    for row in rows {
+        assert_eq!(row["evaluation_rows"], 10, "{row}");
+        assert!(row["extraction_seconds"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    assert!(out.path().join("report/report.html").exists());
+    let seconds_per_image = |report: &serde_json::Value| {
+        let row = &report["rows"][0];
+        row["extraction_seconds"].as_f64().unwrap() / row["extraction_images"].as_f64().unwrap()
+    };
+    let before = seconds_per_image(&report);
+
+    copy_photos(&shared, "train", "ants", 20, 3, data.path());
+    compare(data.path(), out.path());
+    let record = read_json(&out.path().join("features/run.json"));
+    for variant in record["variants"].as_array().unwrap() {
+        assert_eq!(
+            (variant["computed"].as_u64(), variant["rows"].as_u64()),
+            (Some(3), Some(53)),
+            "{variant}"
+        );
+    }
+    let report = read_json(&out.path().join("report/report.json"));
+    let row = &report["rows"][0];
+    assert_eq!(row["extraction_images"], 53, "{row}");
+    // The per-image cost now averages 53 timed images: close to the first 50's.
+    let after = seconds_per_image(&report);
+    assert!(
+        after > 0.3 * before && after < 3.0 * before,
+        "{before} -> {after}"
+    );
+}

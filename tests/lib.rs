@@ -1,0 +1,36 @@
+//! Helpers for the cross-crate tests: the release binaries and the scripts that
+//! chain them. The binaries belong to other packages, so they are found in the
+//! workspace's target folder (`scripts/test` builds them first).
+
+use std::path::{Path, PathBuf};
+
+/// `target/release` (or `$EFFPROBE_BIN`), checked to hold all three binaries.
+pub fn release_binaries() -> Option<PathBuf> {
+    let dir = std::env::var_os("EFFPROBE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| testkit::workspace_root().join("target/release"));
+    let missing: Vec<&str> = ["extract", "head-train", "report"]
+        .into_iter()
+        .filter(|tool| !dir.join(tool).exists())
+        .collect();
+    if missing.is_empty() {
+        Some(dir)
+    } else {
+        testkit::skip_or_fail(&format!(
+            "{} lacks {}: run `cargo build --release --workspace` (scripts/test does)",
+            dir.display(),
+            missing.join(", ")
+        ))
+    }
+}
+
+/// A file under the workspace root.
+pub fn workspace_file(relative: &str) -> PathBuf {
+    testkit::workspace_root().join(relative)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

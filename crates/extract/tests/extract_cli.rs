@@ -271,6 +271,44 @@ fn clear_errors_before_any_work() {
         "/nonexistent/b0.safetensors",
     ]);
     assert!(missing.contains("/nonexistent/b0.safetensors"), "{missing}");
+    // An output that cannot be written fails before weights load or images decode,
+    // naming the folder once.
+    let blocked = data.path().join("a-file");
+    std::fs::write(&blocked, b"").unwrap();
+    let out = blocked.join("features");
+    let unwritable = run(&[
+        "--variant",
+        "b0",
+        "--weights",
+        "random",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        unwritable.contains("is not a writable folder"),
+        "{unwritable}"
+    );
+    assert_eq!(
+        unwritable.matches("Not a directory").count(),
+        1,
+        "{unwritable}"
+    );
+    let output = Command::new(EXTRACT)
+        .args([
+            "--variant",
+            "b0",
+            "--weights",
+            "random",
+            "--data",
+            "/nonexistent/dataset",
+        ])
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("--data /nonexistent/dataset: no such dataset folder"),
+        "{message}"
+    );
     let no_gpu = run(&["--variant", "b0", "--weights", "random", "--device", "cuda"]);
     if !tch::Cuda::is_available() {
         assert!(no_gpu.contains("cuda"), "{no_gpu}");

@@ -167,6 +167,11 @@ fn weights_for(
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.clone().context("--data is required")?;
+    if !data.is_dir() {
+        bail!("--data {}: no such dataset folder", data.display());
+    }
+    extract::pipeline::check_output_dir(&args.out)
+        .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;
     let variants = variants(&args.variant)?;
     let weights = weights_for(&args, &variants)?;
     let device = args.device.parse::<DeviceRequest>()?.resolve()?;

@@ -104,6 +104,19 @@ impl ExtractOptions {
     }
 }
 
+/// Creates the output folder and proves it writable, so a bad `--out` fails
+/// before any weights are loaded or images decoded.
+pub fn check_output_dir(dir: &Path) -> Result<(), ExtractError> {
+    let io = |source| ExtractError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let probe = dir.join(format!(".write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(io)?;
+    std::fs::remove_file(&probe).map_err(io)
+}
+
 /// One decoded image, resized for each backbone that needs it.
 struct Prepared {
     image: usize,

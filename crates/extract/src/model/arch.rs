@@ -173,21 +173,20 @@ impl Variant {
         Variant::Lite4,
     ];
 
-    pub const ALL: [Variant; 13] = [
-        Variant::B0,
-        Variant::B1,
-        Variant::B2,
-        Variant::B3,
-        Variant::B4,
-        Variant::B5,
-        Variant::B6,
-        Variant::B7,
-        Variant::Lite0,
-        Variant::Lite1,
-        Variant::Lite2,
-        Variant::Lite3,
-        Variant::Lite4,
-    ];
+    /// Every variant: the B series, then Lite.
+    pub const ALL: [Variant; 13] = {
+        let mut all = [Variant::B0; 13];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = if i < Variant::EFFICIENTNET.len() {
+                Variant::EFFICIENTNET[i]
+            } else {
+                Variant::LITE[i - Variant::EFFICIENTNET.len()]
+            };
+            i += 1;
+        }
+        all
+    };
 
     pub fn name(self) -> &'static str {
         match self {

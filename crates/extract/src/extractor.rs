@@ -23,7 +23,7 @@ pub const EXTRA_WEIGHTS_BYTES: &str = "weights_bytes";
 pub const EXTRA_BACKBONE_PARAMETERS: &str = "backbone_parameters";
 /// What `--weights` resolved to (an absolute safetensors path, or `random:SEED`):
 /// lets `extract predict` rebuild the backbone a head was trained on.
-pub const EXTRA_WEIGHTS_LOCATION: &str = "weights_location";
+pub const EXTRA_WEIGHTS_LOCATION: &str = featurefile::EXTRA_WEIGHTS_LOCATION;
 
 impl TchExtractor {
     /// `batch_size` of `None` picks one for the device and input size.

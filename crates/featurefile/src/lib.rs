@@ -6,8 +6,12 @@
 //! Columns: `key` (blake3 hex of the image bytes), `path` (relative to the dataset
 //! root), `label` (int32), `label_name` (utf8), `split` (train / val / test),
 //! `feature` (FixedSizeList<Float32, D>). File metadata: see [`FeatureMeta`].
+//!
+//! The head file `head.safetensors` ([`head_file`]) is part of the contract too:
+//! `head-train` writes it, `extract predict` reads it.
 
 mod error;
+pub mod head_file;
 mod meta;
 mod reader;
 mod schema;
@@ -15,8 +19,10 @@ mod split;
 mod writer;
 
 pub use error::FeatureFileError;
+pub use head_file::{HeadFile, HeadFileError};
 pub use meta::{
-    FeatureMeta, Interpolation, Preprocessing, ResizeMode, WeightsIdentity, FORMAT_VERSION,
+    FeatureMeta, Interpolation, Preprocessing, ResizeMode, WeightsIdentity, EXTRA_WEIGHTS_LOCATION,
+    FORMAT_VERSION,
 };
 pub use reader::{FeatureBatch, FeatureDataset, FeatureReader};
 pub use split::Split;

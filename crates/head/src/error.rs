@@ -7,6 +7,8 @@ use featurefile::FeatureFileError;
 pub enum HeadError {
     #[error(transparent)]
     FeatureFile(#[from] FeatureFileError),
+    #[error(transparent)]
+    HeadFile(#[from] featurefile::HeadFileError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

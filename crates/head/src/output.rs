@@ -1,11 +1,11 @@
 //! What a run leaves in `--out`: `head.safetensors`, `metrics.json`, `history.csv`.
 //! The report stage reads only these and the feature files' metadata.
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use safetensors::SafeTensors;
+use featurefile::head_file::{HeadFile, HeadStandardization};
+use featurefile::EXTRA_WEIGHTS_LOCATION;
 use serde::Serialize;
 
 use crate::metrics::{SplitMetrics, CALIBRATION_BINS};
@@ -15,7 +15,7 @@ use crate::standardize::Standardization;
 use crate::train::{Candidate, TrainOptions, TrainedRun};
 use crate::{HeadError, Result};
 
-pub const HEAD_FILE: &str = "head.safetensors";
+pub const HEAD_FILE: &str = featurefile::head_file::HEAD_FILE_NAME;
 pub const METRICS_FILE: &str = "metrics.json";
 pub const HISTORY_FILE: &str = "history.csv";
 /// Bumped on any change a reader of the previous `metrics.json` would misread.
@@ -196,85 +196,29 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(io)
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// Tensors `weight` [outputs, dim], `bias` [outputs] and, when standardised,
-/// `standardize.mean` and `standardize.scale` [dim] (apply `(x − mean) / scale`
-/// before the head); all f32. Metadata: see [`SavedHead`].
+/// The head file (format: [`featurefile::head_file`]), with the features'
+/// identity and, when the features recorded it, where their weights live, so
+/// `extract predict` can rebuild the backbone.
 fn write_head(path: &Path, run: &TrainedRun) -> Result<()> {
     let head = &run.head;
     let meta = &run.meta;
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = vec![
-        (
-            "weight".into(),
-            vec![head.outputs(), head.dim],
-            f32_bytes(&head.weight),
-        ),
-        ("bias".into(), vec![head.outputs()], f32_bytes(&head.bias)),
-    ];
-    if let Some(s) = &run.standardization {
-        tensors.push((
-            "standardize.mean".into(),
-            vec![head.dim],
-            f32_bytes(&s.mean),
-        ));
-        tensors.push((
-            "standardize.scale".into(),
-            vec![head.dim],
-            f32_bytes(&s.scale),
-        ));
-    }
-    let classes = serde_json::to_string(&meta.classes).unwrap_or_default();
-    let preprocessing = serde_json::to_string(&meta.preprocessing).unwrap_or_default();
-    let metadata: BTreeMap<String, String> = [
-        ("format", "effprobe-head/1".to_string()),
-        ("activation", activation(head).to_string()),
-        ("classes", classes),
-        ("feature_dim", head.dim.to_string()),
-        ("variant", meta.variant.clone()),
-        ("feature_layer", meta.feature_layer.clone()),
-        ("preprocessing", preprocessing),
-        ("weights.source", meta.weights.source.clone()),
-        ("weights.blake3", meta.weights.blake3.clone()),
-        ("threshold", run.threshold.to_string()),
-        ("standardized", run.standardization.is_some().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    write_file(path, &safetensors_bytes(&tensors, &metadata))
-}
-
-/// The safetensors layout (8-byte little-endian header length, JSON header padded
-/// with spaces to a multiple of 8, then the data), written here rather than by the
-/// `safetensors` crate because its header comes from a `HashMap` whose order
-/// changes from run to run: this way equal heads give byte-identical files.
-/// Read back with the `safetensors` crate (see [`SavedHead::read`]).
-fn safetensors_bytes(
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
-    metadata: &BTreeMap<String, String>,
-) -> Vec<u8> {
-    let mut header = serde_json::Map::new();
-    header.insert("__metadata__".into(), serde_json::json!(metadata));
-    let mut offset = 0usize;
-    for (name, shape, bytes) in tensors {
-        header.insert(
-            name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()]}),
-        );
-        offset += bytes.len();
-    }
-    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    header.resize(header.len().div_ceil(8) * 8, b' ');
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header);
-    for (_, _, bytes) in tensors {
-        out.extend_from_slice(bytes);
-    }
-    out
+    let file = HeadFile {
+        classes: meta.classes.clone(),
+        feature_dim: head.dim,
+        weight: head.weight.clone(),
+        bias: head.bias.clone(),
+        standardization: run.standardization.as_ref().map(|s| HeadStandardization {
+            mean: s.mean.clone(),
+            scale: s.scale.clone(),
+        }),
+        variant: meta.variant.clone(),
+        feature_layer: meta.feature_layer.clone(),
+        preprocessing: meta.preprocessing.clone(),
+        weights: meta.weights.clone(),
+        weights_location: meta.extra.get(EXTRA_WEIGHTS_LOCATION).cloned(),
+        threshold: run.threshold,
+    };
+    write_file(path, &file.to_bytes())
 }
 
 fn write_history(path: &Path, history: &[crate::train::HistoryRow]) -> Result<()> {
@@ -298,7 +242,7 @@ fn write_history(path: &Path, history: &[crate::train::HistoryRow]) -> Result<()
     write_file(path, text.as_bytes())
 }
 
-/// A head read back from `head.safetensors`.
+/// A head read back from `head.safetensors`, as this crate's types.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SavedHead {
     pub head: Head,
@@ -306,63 +250,29 @@ pub struct SavedHead {
     pub classes: Vec<String>,
     pub variant: String,
     pub weights_blake3: String,
+    pub weights_location: Option<String>,
     pub threshold: f64,
 }
 
 impl SavedHead {
     pub fn read(path: &Path) -> Result<Self> {
-        let bad = |reason: String| HeadError::Output {
-            path: PathBuf::from(path),
-            reason,
-        };
-        let bytes = std::fs::read(path).map_err(|source| HeadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-        let metadata = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| {
-            metadata
-                .get(key)
-                .cloned()
-                .ok_or_else(|| bad(format!("metadata key {key} missing")))
-        };
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-        let floats = |name: &str| -> Result<Option<(Vec<usize>, Vec<f32>)>> {
-            match tensors.tensor(name) {
-                Ok(view) => Ok(Some((
-                    view.shape().to_vec(),
-                    view.data()
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect(),
-                ))),
-                Err(_) => Ok(None),
-            }
-        };
-        let (shape, weight) =
-            floats("weight")?.ok_or_else(|| bad("tensor weight missing".into()))?;
-        let (_, bias) = floats("bias")?.ok_or_else(|| bad("tensor bias missing".into()))?;
-        let classes: Vec<String> =
-            serde_json::from_str(&get("classes")?).map_err(|e| bad(e.to_string()))?;
-        let standardization = match (floats("standardize.mean")?, floats("standardize.scale")?) {
-            (Some((_, mean)), Some((_, scale))) => Some(Standardization { mean, scale }),
-            _ => None,
-        };
+        let file = HeadFile::read(path)?;
         Ok(SavedHead {
             head: Head {
-                classes: classes.len(),
-                dim: shape.get(1).copied().unwrap_or(0),
-                weight,
-                bias,
+                classes: file.classes.len(),
+                dim: file.feature_dim,
+                weight: file.weight,
+                bias: file.bias,
             },
-            standardization,
-            classes,
-            variant: get("variant")?,
-            weights_blake3: get("weights.blake3")?,
-            threshold: get("threshold")?
-                .parse()
-                .map_err(|_| bad("threshold is not a number".into()))?,
+            standardization: file.standardization.map(|s| Standardization {
+                mean: s.mean,
+                scale: s.scale,
+            }),
+            classes: file.classes,
+            variant: file.variant,
+            weights_blake3: file.weights.blake3,
+            weights_location: file.weights_location,
+            threshold: file.threshold,
         })
     }
 }

@@ -22,16 +22,14 @@ fn train_and_val_only_uses_a_holdout_and_writes_all_outputs() {
         1,
     );
     let (first, second) = rows.split_at(200);
-    common::write(
-        &parts.join("part-000.parquet"),
-        &common::meta("b0", dim, &classes),
-        first.to_vec(),
+    // extract records where its weights live; the head carries it on for predict.
+    let mut meta = common::meta("b0", dim, &classes);
+    meta.extra.insert(
+        featurefile::EXTRA_WEIGHTS_LOCATION.into(),
+        "random:5".into(),
     );
-    common::write(
-        &parts.join("part-001.parquet"),
-        &common::meta("b0", dim, &classes),
-        second.to_vec(),
-    );
+    common::write(&parts.join("part-000.parquet"), &meta, first.to_vec());
+    common::write(&parts.join("part-001.parquet"), &meta, second.to_vec());
     let out = dir.path().join("run");
 
     let status = Command::new(env!("CARGO_BIN_EXE_head-train"))
@@ -95,6 +93,7 @@ fn train_and_val_only_uses_a_holdout_and_writes_all_outputs() {
     assert_eq!(saved.head.dim, dim);
     assert_eq!(saved.head.weight.len(), dim);
     assert_eq!(saved.variant, "b0");
+    assert_eq!(saved.weights_location.as_deref(), Some("random:5"));
     assert_eq!(
         saved.standardization.as_ref().map(|s| s.mean.len()),
         Some(dim)

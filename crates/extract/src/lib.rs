@@ -8,6 +8,7 @@ pub mod extractor;
 pub mod hub_cache;
 pub mod model;
 pub mod pipeline;
+pub mod predict;
 pub mod preprocess;
 pub mod runtime;
 pub mod scan;

@@ -1,5 +1,7 @@
 mod bench;
 mod doctor;
+mod export;
+mod predict;
 mod run;
 mod scan;
 
@@ -34,6 +36,26 @@ enum Command {
     Doctor(doctor::Args),
     /// Time one backbone over synthetic batches: images per second on a device and precision.
     Bench(bench::Args),
+    /// Classify images with a trained head and the backbone its features came from.
+    ///
+    /// `extract predict --head runs/b3 IMAGES_OR_DIRS...`. The head records its variant,
+    /// weights and preprocessing: the backbone is rebuilt from them and checked (weights
+    /// blake3, variant, feature width, recipe) before any image is read. Prints one row
+    /// per input, in the order given: CSV `path,key,predicted,p_CLASS...,error` (default)
+    /// or JSON lines; a summary on stderr says how many features the backbone computed
+    /// and how many came from --cache.
+    Predict(predict::Args),
+    /// Write a head and its backbone as one TorchScript module for serving.
+    ///
+    /// `extract export --head runs/b3 --out model.pt`. TorchScript because libtorch
+    /// writes and reads it natively: this binary traces the Rust network without
+    /// Python, and any libtorch program (C++, tch, Python `torch.jit.load`) runs it;
+    /// ONNX export exists only in Python torch. The module takes uint8 [N, S, S, 3] RGB
+    /// images already resized and cropped as the recipe says, normalises them inside,
+    /// and returns float32 [N, K] class probabilities (on the CPU). MODULE.json beside
+    /// it records the recipe (input size, resize, crop, interpolation, mean, std),
+    /// classes, threshold and the weights' identity.
+    Export(export::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -42,6 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Scan(args)) => scan::run(args),
         Some(Command::Doctor(args)) => doctor::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Predict(args)) => predict::run(args),
+        Some(Command::Export(args)) => export::run(args),
     }
 }
 

@@ -59,7 +59,7 @@ impl FeatureCache {
         owner: &str,
         chunk_rows: usize,
     ) -> Result<Self, ExtractError> {
-        let dir = root.join(format!("{}-{}", meta.variant, &fingerprint[..16]));
+        let dir = Self::dir_for(root, &meta.variant, fingerprint);
         std::fs::create_dir_all(&dir).map_err(|source| ExtractError::Io {
             path: dir.clone(),
             source,
@@ -95,6 +95,11 @@ impl FeatureCache {
             next_chunk: 0,
             writer: None,
         })
+    }
+
+    /// The folder under `root` that holds (or would hold) these features' rows.
+    pub fn dir_for(root: &Path, variant: &str, fingerprint: &str) -> PathBuf {
+        root.join(format!("{variant}-{}", &fingerprint[..16]))
     }
 
     pub fn dir(&self) -> &Path {

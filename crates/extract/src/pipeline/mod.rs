@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 pub use backbone::{Backbone, BackboneError};
 pub use cache::{fingerprint, FeatureCache};
-pub use progress::ProgressMode;
+pub use progress::{Progress, ProgressMode};
 pub use record::{RunRecord, VariantRecord};
 pub use rejects::Reject;
 pub use shard::Shard;

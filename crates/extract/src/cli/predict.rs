@@ -1,0 +1,242 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use extract::model::{DeviceRequest, Padding, Precision};
+use extract::pipeline::ProgressMode;
+use extract::predict::{
+    self, CacheUse, FeatureOptions, Format, PredictOptions, PredictSummary, EXIT_SOME_REJECTED,
+};
+use extract::preprocess::DecodeLimits;
+use extract::weights_spec::RunSettings;
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  every input classified
+  1  an error stopped the run before any output (unreadable head, weights that
+     do not make the head's features, no such --cache, a backbone failure)
+  2  bad command line
+  3  some inputs rejected (empty, truncated, not an image, over --max-pixels,
+     unreadable): each is listed on stderr and in the output with its reason;
+     every other input is classified";
+
+/// `extract predict`: see its entry in `Command` for the description.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_STATUS)]
+pub struct Args {
+    /// A head-train output folder (holding head.safetensors) or a head file.
+    #[arg(long, value_name = "RUN|FILE")]
+    head: PathBuf,
+    /// Image files, and folders whose every non-hidden file (recursively, sorted)
+    /// is classified.
+    #[arg(required = true, value_name = "IMAGES_OR_DIRS")]
+    inputs: Vec<PathBuf>,
+    /// Backbone weights (.safetensors, Hugging Face cache name, random:SEED); default:
+    /// where the head records them. Either way they must be the weights the head's
+    /// features were made with (same blake3).
+    #[arg(long, value_name = "SPEC")]
+    weights: Option<String>,
+    /// A feature cache: an `extract --out` folder (or its .cache). Images whose
+    /// features it holds for this backbone and recipe skip the backbone, and newly
+    /// computed ones are added to it, so a second run is fully cached.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Only read --cache, never add to it.
+    #[arg(long, requires = "cache")]
+    no_cache_write: bool,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: FormatArg,
+    /// Write the table to FILE (replaced atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Decision threshold on p(class 1) for two-class heads (default: the head's).
+    #[arg(long, value_name = "P")]
+    threshold: Option<f64>,
+    /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// fp32, bf16 or fp16 (the head was trained on the features extract made,
+    /// normally fp32; reduced precision shifts probabilities slightly).
+    #[arg(long, default_value = "fp32")]
+    precision: String,
+    /// Images per forward pass (default: chosen for the device and input size).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Padding rule for timm-named weights that do not record it: same or symmetric.
+    #[arg(long)]
+    padding: Option<String>,
+    /// Reject images with more pixels than this (decompression bombs).
+    #[arg(long, default_value_t = DecodeLimits::default().max_pixels)]
+    max_pixels: u64,
+    /// Hugging Face cache for --weights NAME (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).
+    #[arg(long)]
+    hf_cache: Option<PathBuf>,
+    /// No progress and no summary (rejected inputs are still listed on stderr).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+/// Device, precision and padding flags shared with `extract export`.
+pub fn run_settings(
+    device: &str,
+    precision: &str,
+    padding: Option<&str>,
+    hf_cache: Option<&PathBuf>,
+) -> anyhow::Result<RunSettings> {
+    Ok(RunSettings {
+        device: device.parse::<DeviceRequest>()?.resolve()?,
+        precision: precision.parse::<Precision>()?,
+        layout: None,
+        padding: padding
+            .map(str::parse::<Padding>)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        hub_cache: hf_cache
+            .cloned()
+            .unwrap_or_else(extract::hub_cache::default_cache_dir),
+    })
+}
+
+/// `--cache DIR`: an extract output folder holds its cache in `.cache`.
+fn cache_root(dir: &Path) -> PathBuf {
+    if dir.file_name().is_some_and(|n| n == ".cache") {
+        dir.to_path_buf()
+    } else {
+        dir.join(".cache")
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let settings = run_settings(
+        &args.device,
+        &args.precision,
+        args.padding.as_deref(),
+        args.hf_cache.as_ref(),
+    )?;
+    let cache = match &args.cache {
+        Some(dir) => {
+            if args.no_cache_write && !dir.is_dir() {
+                bail!("--cache {}: no such folder", dir.display());
+            }
+            Some(CacheUse {
+                root: cache_root(dir),
+                write: !args.no_cache_write,
+            })
+        }
+        None => None,
+    };
+    let head = predict::read_head(&args.head)?;
+    // A bad threshold fails before the weights load.
+    predict::threshold(&head.file, args.threshold)?;
+    let spec = predict::weights_spec(&head, args.weights.as_deref())?;
+    let mut backbone = predict::rebuild(&head, &spec, &settings, args.batch_size)?;
+
+    let files = predict::collect(&args.inputs);
+    let options = PredictOptions {
+        threshold: args.threshold,
+        features: FeatureOptions {
+            limits: DecodeLimits {
+                max_pixels: args.max_pixels,
+            },
+            progress: if args.quiet {
+                ProgressMode::Quiet
+            } else {
+                ProgressMode::Auto
+            },
+            cache,
+        },
+    };
+    let (predictions, summary) = predict::predict(&head.file, &mut backbone, &files, &options)?;
+
+    let format = match args.format {
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Jsonl => Format::Jsonl,
+    };
+    let mut table = Vec::new();
+    predict::output::write(&mut table, format, &head.file.classes, &predictions)
+        .context("formatting the predictions")?;
+    match &args.output {
+        Some(path) => write_atomically(path, &table)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&table)
+                .and_then(|_| stdout.flush())
+                .context("writing the predictions to standard output")?;
+        }
+    }
+
+    for prediction in &predictions {
+        if let Err(reason) = &prediction.outcome {
+            eprintln!("rejected {}: {reason}", prediction.path);
+        }
+    }
+    if !args.quiet {
+        print_summary(&summary);
+        if let (Some(cache), None) = (&options.features.cache, &summary.cache_dir) {
+            eprintln!(
+                "  cache {}: holds no features of this backbone and recipe",
+                cache.root.display()
+            );
+        }
+    }
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(EXIT_SOME_REJECTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    std::fs::write(&temporary, bytes)
+        .and_then(|_| std::fs::rename(&temporary, path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn print_summary(summary: &PredictSummary) {
+    eprintln!(
+        "predict: {} inputs, {} classified, {} rejected in {:.2} s; features: {} computed by the backbone, {} from the cache, {} duplicate inputs",
+        summary.inputs,
+        summary.classified,
+        summary.rejected,
+        summary.wall_seconds,
+        summary.computed,
+        summary.cached,
+        summary.duplicates
+    );
+    let backbone = if summary.computed > 0 {
+        format!(
+            "backbone {:.2} s ({:.1} images/s, {} {}, batch {})",
+            summary.backbone_seconds,
+            summary.computed as f64 / summary.backbone_seconds.max(1e-9),
+            summary.device,
+            summary.precision,
+            summary.batch_size
+        )
+    } else {
+        "backbone not run".to_string()
+    };
+    eprintln!(
+        "  {backbone}; read+decode+resize {:.2} CPU-s{}",
+        summary.decode_seconds,
+        summary
+            .threshold
+            .map(|t| format!("; threshold {t}"))
+            .unwrap_or_default()
+    );
+    if let Some(dir) = &summary.cache_dir {
+        eprintln!("  cache {}", dir.display());
+    }
+}

@@ -1,0 +1,180 @@
+//! The backbone a head was trained on, rebuilt from what its head file records
+//! (or from `--weights`), and proven to be that backbone before any image is read.
+
+use std::path::{Path, PathBuf};
+
+use featurefile::HeadFile;
+
+use crate::extractor::TchExtractor;
+use crate::hub_cache::TimmConfig;
+use crate::model::{Padding, Variant};
+use crate::pipeline::Backbone;
+use crate::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
+
+use super::PredictError;
+
+/// A head file and where it was read from.
+#[derive(Clone, Debug)]
+pub struct HeadInput {
+    pub path: PathBuf,
+    pub file: HeadFile,
+}
+
+/// `--head`: a head-train output folder or the head file itself.
+pub fn read_head(path: &Path) -> Result<HeadInput, PredictError> {
+    let path = HeadFile::resolve_path(path);
+    let file = HeadFile::read(&path)?;
+    Ok(HeadInput { path, file })
+}
+
+/// `--weights` when given, else the weights location the head records.
+pub fn weights_spec(head: &HeadInput, given: Option<&str>) -> Result<WeightsSpec, PredictError> {
+    if let Some(given) = given {
+        return given
+            .parse::<WeightsSpec>()
+            .map_err(|reason| PredictError::BadWeightsSpec {
+                spec: given.to_string(),
+                reason,
+            });
+    }
+    let file = &head.file;
+    let Some(location) = &file.weights_location else {
+        return Err(PredictError::NoWeightsLocation {
+            head: head.path.clone(),
+            weights: file.weights.source.clone(),
+            blake3: file.weights.blake3.clone(),
+        });
+    };
+    let spec = location
+        .parse::<WeightsSpec>()
+        .map_err(|reason| PredictError::BadHead {
+            head: head.path.clone(),
+            reason: format!("weights.location {location:?}: {reason}"),
+        })?;
+    if let WeightsSpec::File(path) = &spec {
+        if !path.exists() {
+            return Err(PredictError::WeightsMissing {
+                head: head.path.clone(),
+                path: path.clone(),
+                blake3: file.weights.blake3.clone(),
+            });
+        }
+    }
+    Ok(spec)
+}
+
+/// How `spec` is named in messages.
+pub fn spec_name(spec: &WeightsSpec) -> String {
+    match spec {
+        WeightsSpec::File(path) => path.display().to_string(),
+        WeightsSpec::Hub(name) => name.clone(),
+        WeightsSpec::Random { seed } => format!("random:{seed}"),
+    }
+}
+
+/// Loads `spec` as the head's variant with the head's preprocessing recipe, and
+/// checks that it makes the features the head was trained on.
+pub fn rebuild(
+    head: &HeadInput,
+    spec: &WeightsSpec,
+    settings: &RunSettings,
+    batch_size: Option<usize>,
+) -> Result<TchExtractor, PredictError> {
+    let file = &head.file;
+    let variant: Variant =
+        file.variant
+            .parse()
+            .map_err(
+                |e: crate::model::arch::UnknownVariant| PredictError::BadHead {
+                    head: head.path.clone(),
+                    reason: e.to_string(),
+                },
+            )?;
+    let mut settings = settings.clone();
+    if let (None, WeightsSpec::File(path)) = (settings.padding, spec) {
+        settings.padding = snapshot_padding(path);
+    }
+    // A file names its own variant (so a wrong one is reported as a difference
+    // below); random weights need to be told.
+    let requested = matches!(spec, WeightsSpec::Random { .. }).then_some(variant);
+    // The head's recipe replaces the weights' own (extract may have been given
+    // overrides); the input size only keeps weights without a recipe loadable.
+    let overrides = RecipeOverrides {
+        input_size: Some(file.preprocessing.input_size),
+        ..RecipeOverrides::default()
+    };
+    let loaded =
+        load(requested, spec, &settings, &overrides).map_err(|source| PredictError::Weights {
+            head: head.path.clone(),
+            weights: spec_name(spec),
+            source: Box::new(source),
+        })?;
+    let extractor = TchExtractor::new(loaded.model, file.preprocessing.clone(), batch_size)
+        .with_weights_location(&loaded.location);
+    check(head, &spec_name(spec), &extractor)?;
+    Ok(extractor)
+}
+
+/// Everything that makes features differ: variant, width, layer, weights, recipe.
+pub fn check(head: &HeadInput, weights: &str, backbone: &dyn Backbone) -> Result<(), PredictError> {
+    let file = &head.file;
+    let mut differences = Vec::new();
+    if backbone.variant() != file.variant {
+        differences.push(format!(
+            "variant: head {}, weights {}",
+            file.variant,
+            backbone.variant()
+        ));
+    }
+    if backbone.feature_dim() != file.feature_dim {
+        differences.push(format!(
+            "feature width: head {}, weights {}",
+            file.feature_dim,
+            backbone.feature_dim()
+        ));
+    }
+    if backbone.feature_layer() != file.feature_layer {
+        differences.push(format!(
+            "feature layer: head {:?}, weights {:?}",
+            file.feature_layer,
+            backbone.feature_layer()
+        ));
+    }
+    if backbone.weights().blake3 != file.weights.blake3 {
+        differences.push(format!(
+            "weights blake3: head {} ({}), weights {} ({})",
+            file.weights.blake3,
+            file.weights.source,
+            backbone.weights().blake3,
+            backbone.weights().source
+        ));
+    }
+    if backbone.recipe() != &file.preprocessing {
+        differences.push(format!(
+            "preprocessing: head {}, weights {}",
+            serde_json::to_string(&file.preprocessing).unwrap_or_default(),
+            serde_json::to_string(backbone.recipe()).unwrap_or_default()
+        ));
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(PredictError::Mismatch {
+        head: head.path.clone(),
+        weights: weights.to_string(),
+        differences: differences.join("; "),
+        trained_on: file.weights.source.clone(),
+    })
+}
+
+/// A safetensors file inside a Hugging Face snapshot keeps its padding rule in
+/// the `config.json` beside it (the head records the resolved file, not the name).
+fn snapshot_padding(weights: &Path) -> Option<Padding> {
+    let text = std::fs::read_to_string(weights.parent()?.join("config.json")).ok()?;
+    let config: TimmConfig = serde_json::from_str(&text).ok()?;
+    Some(if config.uses_tf_same_padding() {
+        Padding::Same
+    } else {
+        Padding::Symmetric
+    })
+}

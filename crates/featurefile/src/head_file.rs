@@ -289,7 +289,8 @@ impl HeadFile {
     }
 
     /// Class probabilities of one feature vector (length `feature_dim`), in class
-    /// order: standardised in f32 as `head-train` does, logits summed in f64.
+    /// order: standardised in f32 as `head-train`'s f32 feature matrix is, logits in
+    /// f64.
     pub fn probabilities(&self, feature: &[f32]) -> Vec<f64> {
         let standardized: Vec<f32> = match &self.standardization {
             Some(s) => feature
@@ -306,7 +307,7 @@ impl HeadFile {
                 let dot: f64 = row
                     .iter()
                     .zip(&standardized)
-                    .map(|(w, x)| f64::from(*w * *x))
+                    .map(|(w, x)| f64::from(*w) * f64::from(*x))
                     .sum();
                 f64::from(self.bias[k]) + dot
             })

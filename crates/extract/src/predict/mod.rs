@@ -82,8 +82,6 @@ pub enum PredictError {
     Threshold(String),
     #[error(transparent)]
     Cache(#[from] ExtractError),
-    #[error(transparent)]
-    FeatureFile(#[from] featurefile::FeatureFileError),
     #[error("the backbone failed: {0} (features computed so far are kept in the cache, when one is used)")]
     Backbone(BackboneError),
     #[error("{path}: {source}")]
@@ -169,9 +167,15 @@ pub fn predict(
         .iter()
         .zip(&found.keys)
         .map(|(file, key)| match key {
+            // Every key is either computed, cached or rejected; the guard keeps a
+            // broken invariant a rejection rather than a panic.
+            Ok(key) if !found.by_key.contains_key(key) => Prediction {
+                path: file.shown.clone(),
+                key: Some(key.clone()),
+                outcome: Err("no features were made (internal error)".into()),
+            },
             Ok(key) => {
-                let feature = &found.by_key[key];
-                let probabilities = head.probabilities(feature);
+                let probabilities = head.probabilities(&found.by_key[key]);
                 let label = HeadFile::predicted(&probabilities, threshold.unwrap_or(0.5));
                 Prediction {
                     path: file.shown.clone(),

@@ -13,6 +13,9 @@ pub enum ReportError {
     NoRuns { dir: PathBuf },
     #[error(transparent)]
     FeatureFile(#[from] featurefile::FeatureFileError),
+    /// Names the head file itself.
+    #[error(transparent)]
+    HeadFile(#[from] featurefile::HeadFileError),
     #[error("plot {name}: {reason}")]
     Plot { name: String, reason: String },
     #[error("{path}: {reason}")]

@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let settings = super::predict::run_settings(
+    let settings = super::settings::run_settings(
         &args.device,
         "fp32",
         args.padding.as_deref(),

@@ -4,6 +4,7 @@ mod export;
 mod predict;
 mod run;
 mod scan;
+mod settings;
 
 use std::process::ExitCode;
 

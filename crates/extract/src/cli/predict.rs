@@ -3,13 +3,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use extract::model::{DeviceRequest, Padding, Precision};
 use extract::pipeline::ProgressMode;
 use extract::predict::{
     self, CacheUse, FeatureOptions, Format, PredictOptions, PredictSummary, EXIT_SOME_REJECTED,
 };
 use extract::preprocess::DecodeLimits;
-use extract::weights_spec::RunSettings;
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -83,27 +81,6 @@ enum FormatArg {
     Jsonl,
 }
 
-/// Device, precision and padding flags shared with `extract export`.
-pub fn run_settings(
-    device: &str,
-    precision: &str,
-    padding: Option<&str>,
-    hf_cache: Option<&PathBuf>,
-) -> anyhow::Result<RunSettings> {
-    Ok(RunSettings {
-        device: device.parse::<DeviceRequest>()?.resolve()?,
-        precision: precision.parse::<Precision>()?,
-        layout: None,
-        padding: padding
-            .map(str::parse::<Padding>)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
-        hub_cache: hf_cache
-            .cloned()
-            .unwrap_or_else(extract::hub_cache::default_cache_dir),
-    })
-}
-
 /// `--cache DIR`: an extract output folder holds its cache in `.cache`.
 fn cache_root(dir: &Path) -> PathBuf {
     if dir.file_name().is_some_and(|n| n == ".cache") {
@@ -114,7 +91,7 @@ fn cache_root(dir: &Path) -> PathBuf {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let settings = run_settings(
+    let settings = super::settings::run_settings(
         &args.device,
         &args.precision,
         args.padding.as_deref(),

@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use extract::extractor::TchExtractor;
-use extract::model::{DeviceRequest, Padding, Precision, Variant};
+use extract::model::Variant;
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
 use extract::preprocess::DecodeLimits;
 use extract::scan::{scan, ScanOptions};
-use extract::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
+use extract::weights_spec::{load, RecipeOverrides, WeightsSpec};
 use featurefile::{Interpolation, ResizeMode};
 
 /// Extract features: `extract --variant b0,b3 --data DATASET --weights W --out features/`.
@@ -174,24 +174,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;
     let variants = variants(&args.variant)?;
     let weights = weights_for(&args, &variants)?;
-    let device = args.device.parse::<DeviceRequest>()?.resolve()?;
-    let precision = args.precision.parse::<Precision>()?;
-    let padding = args
-        .padding
-        .as_deref()
-        .map(str::parse::<Padding>)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let settings = RunSettings {
-        device,
-        precision,
-        layout: None,
-        padding,
-        hub_cache: args
-            .hf_cache
-            .clone()
-            .unwrap_or_else(extract::hub_cache::default_cache_dir),
-    };
+    let settings = super::settings::run_settings(
+        &args.device,
+        &args.precision,
+        args.padding.as_deref(),
+        args.hf_cache.as_ref(),
+    )?;
     let overrides = args.recipe.overrides()?;
 
     // Everything that can fail cheaply fails before any image is touched.

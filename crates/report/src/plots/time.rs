@@ -23,7 +23,7 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
                 .max(r.total_seconds)
         })
         .fold(0.0, f64::max);
-    let y_top = if top > 0.0 { top * 1.2 } else { 1.0 };
+    let y_top = if top > 0.0 { top * 1.4 } else { 1.0 };
 
     let mut chart = ChartBuilder::on(root)
         .caption(

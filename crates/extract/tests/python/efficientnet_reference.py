@@ -25,7 +25,9 @@ import torchvision
 from safetensors.torch import save_file
 
 VARIANTS = [f"b{i}" for i in range(8)]
-RESOLUTION = {"b0": 224, "b1": 240, "b2": 260, "b3": 300, "b4": 380, "b5": 456, "b6": 528, "b7": 600}
+RESOLUTION = {"b0": 224, "b1": 240, "b2": 260, "b3": 300, "b4": 380, "b5": 456, "b6": 528, "b7": 600,
+              "lite0": 224, "lite1": 240, "lite2": 260, "lite3": 280, "lite4": 300}
+LITE = [f"lite{i}" for i in range(5)]
 FAMILIES = ["torchvision", "timm", "timm_tf"]
 
 
@@ -134,7 +136,9 @@ def describe(_args):
     facts = {}
     with torch.device("meta"):
         for family in FAMILIES:
-            for variant in VARIANTS:
+            # torchvision has no Lite; timm has efficientnet_liteN and tf_efficientnet_liteN.
+            lite = [] if family == "torchvision" else LITE
+            for variant in VARIANTS + lite:
                 model = build(family, variant)
                 if family == "torchvision":
                     stages = [len(stage) for stage in model.features[1:-1]]
@@ -188,7 +192,7 @@ def main():
     commands = parser.add_subparsers(dest="command", required=True)
     case = commands.add_parser("case")
     case.add_argument("--family", choices=FAMILIES, required=True)
-    case.add_argument("--variant", choices=VARIANTS, required=True)
+    case.add_argument("--variant", choices=VARIANTS + LITE, required=True)
     case.add_argument("--out", required=True)
     case.add_argument("--seed", type=int, default=20240611)
     case.add_argument("--batch", type=int, default=3)
@@ -200,7 +204,7 @@ def main():
     commands.add_parser("padding").set_defaults(run=padding)
     weights_file = commands.add_parser("weights")
     weights_file.add_argument("--family", choices=FAMILIES, required=True)
-    weights_file.add_argument("--variant", choices=VARIANTS, required=True)
+    weights_file.add_argument("--variant", choices=VARIANTS + LITE, required=True)
     weights_file.add_argument("--out", required=True)
     weights_file.add_argument("--rename", help="OLD=NEW: store tensor OLD under the name NEW")
     weights_file.add_argument("--seed", type=int, default=7)

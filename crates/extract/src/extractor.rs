@@ -21,7 +21,8 @@ pub struct TchExtractor {
 /// `effprobe.extra.*` keys written by [`TchExtractor`].
 pub const EXTRA_WEIGHTS_BYTES: &str = "weights_bytes";
 pub const EXTRA_BACKBONE_PARAMETERS: &str = "backbone_parameters";
-/// What `--weights` resolved to (an absolute safetensors path, or `random:SEED`):
+/// The `--weights` that loads the same weights (an absolute safetensors path, a
+/// Hugging Face name, or `random:SEED`):
 /// lets `extract predict` rebuild the backbone a head was trained on.
 pub const EXTRA_WEIGHTS_LOCATION: &str = featurefile::EXTRA_WEIGHTS_LOCATION;
 

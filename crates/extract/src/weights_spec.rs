@@ -66,6 +66,17 @@ impl FromStr for WeightsSpec {
     }
 }
 
+/// The `--weights` text that parses back to the same spec.
+impl std::fmt::Display for WeightsSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightsSpec::File(path) => write!(f, "{}", path.display()),
+            WeightsSpec::Hub(name) => f.write_str(name),
+            WeightsSpec::Random { seed } => write!(f, "random:{seed}"),
+        }
+    }
+}
+
 /// Flags that replace parts of the weights' own recipe.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RecipeOverrides {
@@ -196,39 +207,26 @@ pub struct RunSettings {
     pub hub_cache: PathBuf,
 }
 
-/// Where loaded weights can be found again.
+/// Where loaded weights can be found again: the spec that loads them (a file by
+/// its absolute path, a Hugging Face name as the name, so that its config.json
+/// still supplies padding and recipe) and the file they were read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WeightsLocation {
-    /// An absolute path to a safetensors file (a Hugging Face name resolves to its snapshot file).
-    File(PathBuf),
-    Random {
-        seed: u64,
-    },
+pub struct WeightsLocation {
+    pub spec: WeightsSpec,
+    /// `None` for random weights.
+    pub file: Option<PathBuf>,
 }
 
 impl WeightsLocation {
     pub fn file_bytes(&self) -> Option<u64> {
-        match self {
-            WeightsLocation::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-            WeightsLocation::Random { .. } => None,
-        }
-    }
-
-    /// The `--weights` value that loads the same weights.
-    pub fn spec(&self) -> WeightsSpec {
-        match self {
-            WeightsLocation::File(path) => WeightsSpec::File(path.clone()),
-            WeightsLocation::Random { seed } => WeightsSpec::Random { seed: *seed },
-        }
+        std::fs::metadata(self.file.as_ref()?).ok().map(|m| m.len())
     }
 }
 
+/// The spec's `--weights` text.
 impl std::fmt::Display for WeightsLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WeightsLocation::File(path) => write!(f, "{}", path.display()),
-            WeightsLocation::Random { seed } => write!(f, "random:{seed}"),
-        }
+        self.spec.fmt(f)
     }
 }
 
@@ -279,7 +277,10 @@ pub fn load(
             Ok(Loaded {
                 model,
                 recipe,
-                location: WeightsLocation::Random { seed: *seed },
+                location: WeightsLocation {
+                    spec: spec.clone(),
+                    file: None,
+                },
             })
         }
         WeightsSpec::File(path) => {
@@ -298,7 +299,10 @@ pub fn load(
             Ok(Loaded {
                 model,
                 recipe,
-                location: WeightsLocation::File(absolute(path)),
+                location: WeightsLocation {
+                    spec: WeightsSpec::File(absolute(path)),
+                    file: Some(absolute(path)),
+                },
             })
         }
         WeightsSpec::Hub(name) => {
@@ -322,7 +326,10 @@ pub fn load(
             Ok(Loaded {
                 model,
                 recipe,
-                location: WeightsLocation::File(absolute(&cached.weights)),
+                location: WeightsLocation {
+                    spec: spec.clone(),
+                    file: Some(absolute(&cached.weights)),
+                },
             })
         }
     }

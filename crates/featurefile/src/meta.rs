@@ -10,7 +10,7 @@ use crate::{FeatureFileError, Result};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// `effprobe.extra.*` key of where the backbone's weights can be loaded again (an
-/// absolute safetensors path, or `random:SEED`): `extract` writes it, `head-train`
+/// absolute safetensors path, a Hugging Face name, or `random:SEED`): `extract` writes it, `head-train`
 /// copies it into the head file so `extract predict` can rebuild the backbone.
 pub const EXTRA_WEIGHTS_LOCATION: &str = "weights_location";
 

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use featurefile::HeadFile;
 
 use crate::extractor::TchExtractor;
-use crate::hub_cache::TimmConfig;
-use crate::model::{Padding, Variant};
+use crate::model::Variant;
 use crate::pipeline::Backbone;
 use crate::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
 
@@ -63,15 +62,6 @@ pub fn weights_spec(head: &HeadInput, given: Option<&str>) -> Result<WeightsSpec
     Ok(spec)
 }
 
-/// How `spec` is named in messages.
-pub fn spec_name(spec: &WeightsSpec) -> String {
-    match spec {
-        WeightsSpec::File(path) => path.display().to_string(),
-        WeightsSpec::Hub(name) => name.clone(),
-        WeightsSpec::Random { seed } => format!("random:{seed}"),
-    }
-}
-
 /// Loads `spec` as the head's variant with the head's preprocessing recipe, and
 /// checks that it makes the features the head was trained on.
 pub fn rebuild(
@@ -90,10 +80,6 @@ pub fn rebuild(
                     reason: e.to_string(),
                 },
             )?;
-    let mut settings = settings.clone();
-    if let (None, WeightsSpec::File(path)) = (settings.padding, spec) {
-        settings.padding = snapshot_padding(path);
-    }
     // A file names its own variant (so a wrong one is reported as a difference
     // below); random weights need to be told.
     let requested = matches!(spec, WeightsSpec::Random { .. }).then_some(variant);
@@ -104,14 +90,14 @@ pub fn rebuild(
         ..RecipeOverrides::default()
     };
     let loaded =
-        load(requested, spec, &settings, &overrides).map_err(|source| PredictError::Weights {
+        load(requested, spec, settings, &overrides).map_err(|source| PredictError::Weights {
             head: head.path.clone(),
-            weights: spec_name(spec),
+            weights: spec.to_string(),
             source: Box::new(source),
         })?;
     let extractor = TchExtractor::new(loaded.model, file.preprocessing.clone(), batch_size)
         .with_weights_location(&loaded.location);
-    check(head, &spec_name(spec), &extractor)?;
+    check(head, &spec.to_string(), &extractor)?;
     Ok(extractor)
 }
 
@@ -164,17 +150,5 @@ pub fn check(head: &HeadInput, weights: &str, backbone: &dyn Backbone) -> Result
         weights: weights.to_string(),
         differences: differences.join("; "),
         trained_on: file.weights.source.clone(),
-    })
-}
-
-/// A safetensors file inside a Hugging Face snapshot keeps its padding rule in
-/// the `config.json` beside it (the head records the resolved file, not the name).
-fn snapshot_padding(weights: &Path) -> Option<Padding> {
-    let text = std::fs::read_to_string(weights.parent()?.join("config.json")).ok()?;
-    let config: TimmConfig = serde_json::from_str(&text).ok()?;
-    Some(if config.uses_tf_same_padding() {
-        Padding::Same
-    } else {
-        Padding::Symmetric
     })
 }

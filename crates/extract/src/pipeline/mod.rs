@@ -161,7 +161,7 @@ pub fn extract(
     let cache_root = out.join(".cache");
     let mut caches = Vec::with_capacity(backbones.len());
     for backbone in backbones.iter() {
-        let meta = feature_meta(backbone.as_ref(), report);
+        let meta = feature_meta(backbone.as_ref(), &report.classes);
         caches.push(FeatureCache::open(
             &cache_root,
             meta,
@@ -308,7 +308,7 @@ pub fn extract(
         let output = options.output_path(backbone.variant());
         let features = caches[b].load(&wanted)?;
         let timing = caches[b].timing()?;
-        let mut meta = feature_meta(backbone.as_ref(), report);
+        let mut meta = feature_meta(backbone.as_ref(), &report.classes);
         if let Some(timing) = timing {
             meta.extra.insert(
                 EXTRA_SECONDS_PER_IMAGE.into(),
@@ -376,14 +376,15 @@ pub fn extract(
     Ok(record)
 }
 
-fn feature_meta(backbone: &dyn Backbone, report: &ScanReport) -> FeatureMeta {
+/// The metadata of the features `backbone` makes for a dataset of `classes`.
+pub(crate) fn feature_meta(backbone: &dyn Backbone, classes: &[String]) -> FeatureMeta {
     let mut meta = FeatureMeta::new(
         backbone.variant(),
         backbone.feature_dim(),
         backbone.feature_layer(),
         backbone.recipe().clone(),
         backbone.weights().clone(),
-        report.classes.clone(),
+        classes.to_vec(),
     );
     meta.extra.extend(backbone.extra());
     meta

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use featurefile::{FeatureMeta, FeatureRow, Preprocessing, Split};
+use featurefile::{FeatureRow, Preprocessing, Split};
 use rayon::prelude::*;
 
 use crate::pipeline::{fingerprint, Backbone, FeatureCache, Progress, ProgressMode};
@@ -256,15 +256,7 @@ fn open_cache(
     {
         return Ok(None);
     }
-    let mut meta = FeatureMeta::new(
-        backbone.variant(),
-        backbone.feature_dim(),
-        backbone.feature_layer(),
-        backbone.recipe().clone(),
-        backbone.weights().clone(),
-        classes.to_vec(),
-    );
-    meta.extra.extend(backbone.extra());
+    let meta = crate::pipeline::feature_meta(backbone, classes);
     // The process id in the owner tag: opening a cache removes the owner's
     // uncommitted files of an earlier (dead) process, never those of another
     // predict running now.

@@ -329,6 +329,48 @@ fn relative_path(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
+/// An entry under a walked folder that cannot be read.
+pub(crate) struct UnreadableEntry {
+    pub path: PathBuf,
+    pub loop_ancestor: Option<PathBuf>,
+    pub error: String,
+}
+
+impl UnreadableEntry {
+    /// Why, with paths shown by `show` (relative to a dataset root, or as given).
+    pub fn reason(&self, show: impl Fn(&Path) -> String) -> String {
+        match &self.loop_ancestor {
+            Some(ancestor) => format!("symlink loop back to {}", show(ancestor)),
+            None => format!("cannot read: {}", self.error),
+        }
+    }
+}
+
+/// Every non-hidden file under `dir` (hidden folders are not entered), sorted by
+/// name, following symlinks; each entry that cannot be read is an error.
+pub(crate) fn visible_files(
+    dir: &Path,
+) -> impl Iterator<Item = Result<PathBuf, UnreadableEntry>> + '_ {
+    walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            entry.depth() == 0 || !is_hidden(&entry.file_name().to_string_lossy())
+        })
+        .filter_map(move |entry| match entry {
+            Ok(entry) if entry.file_type().is_file() => Some(Ok(entry.into_path())),
+            Ok(_) => None,
+            Err(error) => Some(Err(UnreadableEntry {
+                path: error.path().unwrap_or(dir).to_path_buf(),
+                loop_ancestor: error.loop_ancestor().map(Path::to_path_buf),
+                error: error
+                    .io_error()
+                    .map_or(error.to_string(), |e| e.to_string()),
+            })),
+        })
+}
+
 /// Every non-hidden file under a class folder, following symlinks; loops and
 /// unreadable entries become problems.
 fn walk_class(
@@ -339,40 +381,18 @@ fn walk_class(
     candidates: &mut Vec<Candidate>,
     problems: &mut Vec<Problem>,
 ) {
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0 || !is_hidden(&entry.file_name().to_string_lossy())
-        });
-    for entry in walker {
+    for entry in visible_files(dir) {
         match entry {
-            Ok(entry) if entry.file_type().is_file() => candidates.push(Candidate {
-                absolute: entry.path().to_path_buf(),
-                relative: relative_path(root, entry.path()),
+            Ok(path) => candidates.push(Candidate {
+                relative: relative_path(root, &path),
+                absolute: path,
                 class: class.to_string(),
                 given_split,
             }),
-            Ok(_) => {}
-            Err(error) => {
-                let path = error
-                    .path()
-                    .map(|p| relative_path(root, p))
-                    .unwrap_or_else(|| relative_path(root, dir));
-                let reason = match error.loop_ancestor() {
-                    Some(ancestor) => {
-                        format!("symlink loop back to {}", relative_path(root, ancestor))
-                    }
-                    None => format!(
-                        "cannot read: {}",
-                        error
-                            .io_error()
-                            .map_or(error.to_string(), |e| e.to_string())
-                    ),
-                };
-                problems.push(Problem { path, reason });
-            }
+            Err(unreadable) => problems.push(Problem {
+                path: relative_path(root, &unreadable.path),
+                reason: unreadable.reason(|p| relative_path(root, p)),
+            }),
         }
     }
 }

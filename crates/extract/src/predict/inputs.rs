@@ -43,37 +43,14 @@ pub fn collect(args: &[PathBuf]) -> Vec<InputFile> {
     files
 }
 
-fn is_hidden(name: &str) -> bool {
-    name.starts_with('.')
-}
-
 fn walk(dir: &Path, files: &mut Vec<InputFile>) {
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0 || !is_hidden(&entry.file_name().to_string_lossy())
-        });
-    for entry in walker {
+    for entry in crate::scan::visible_files(dir) {
         match entry {
-            Ok(entry) if entry.file_type().is_file() => files.push(InputFile::file(entry.path())),
-            Ok(_) => {}
-            Err(error) => {
-                let reason = match error.loop_ancestor() {
-                    Some(ancestor) => format!("symlink loop back to {}", ancestor.display()),
-                    None => format!(
-                        "cannot read: {}",
-                        error
-                            .io_error()
-                            .map_or(error.to_string(), |e| e.to_string())
-                    ),
-                };
-                files.push(InputFile {
-                    problem: Some(reason),
-                    ..InputFile::file(error.path().unwrap_or(dir))
-                });
-            }
+            Ok(path) => files.push(InputFile::file(&path)),
+            Err(unreadable) => files.push(InputFile {
+                problem: Some(unreadable.reason(|p| p.display().to_string())),
+                ..InputFile::file(&unreadable.path)
+            }),
         }
     }
 }

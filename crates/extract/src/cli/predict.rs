@@ -7,7 +7,6 @@ use extract::pipeline::ProgressMode;
 use extract::predict::{
     self, CacheUse, FeatureOptions, Format, PredictOptions, PredictSummary, EXIT_SOME_REJECTED,
 };
-use extract::preprocess::DecodeLimits;
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -51,25 +50,8 @@ pub struct Args {
     /// Decision threshold on p(class 1) for two-class heads (default: the head's).
     #[arg(long, value_name = "P")]
     threshold: Option<f64>,
-    /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// fp32, bf16 or fp16 (the head was trained on the features extract made,
-    /// normally fp32; reduced precision shifts probabilities slightly).
-    #[arg(long, default_value = "fp32")]
-    precision: String,
-    /// Images per forward pass (default: chosen for the device and input size).
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Padding rule for timm-named weights that do not record it: same or symmetric.
-    #[arg(long)]
-    padding: Option<String>,
-    /// Reject images with more pixels than this (decompression bombs).
-    #[arg(long, default_value_t = DecodeLimits::default().max_pixels)]
-    max_pixels: u64,
-    /// Hugging Face cache for --weights NAME (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).
-    #[arg(long)]
-    hf_cache: Option<PathBuf>,
+    #[command(flatten)]
+    backbone: super::settings::BackboneArgs,
     /// No progress and no summary (rejected inputs are still listed on stderr).
     #[arg(long, short)]
     quiet: bool,
@@ -91,12 +73,7 @@ fn cache_root(dir: &Path) -> PathBuf {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let settings = super::settings::run_settings(
-        &args.device,
-        &args.precision,
-        args.padding.as_deref(),
-        args.hf_cache.as_ref(),
-    )?;
+    let settings = args.backbone.settings()?;
     let cache = match &args.cache {
         Some(dir) => {
             if args.no_cache_write && !dir.is_dir() {
@@ -113,15 +90,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A bad threshold fails before the weights load.
     predict::threshold(&head.file, args.threshold)?;
     let spec = predict::weights_spec(&head, args.weights.as_deref())?;
-    let mut backbone = predict::rebuild(&head, &spec, &settings, args.batch_size)?;
+    let mut backbone = predict::rebuild(&head, &spec, &settings, args.backbone.batch_size)?;
 
     let files = predict::collect(&args.inputs);
     let options = PredictOptions {
         threshold: args.threshold,
         features: FeatureOptions {
-            limits: DecodeLimits {
-                max_pixels: args.max_pixels,
-            },
+            limits: args.backbone.limits(),
             progress: if args.quiet {
                 ProgressMode::Quiet
             } else {

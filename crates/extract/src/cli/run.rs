@@ -6,7 +6,6 @@ use anyhow::{bail, Context};
 use extract::extractor::TchExtractor;
 use extract::model::Variant;
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
-use extract::preprocess::DecodeLimits;
 use extract::scan::{scan, ScanOptions};
 use extract::weights_spec::{load, RecipeOverrides, WeightsSpec};
 use featurefile::{Interpolation, ResizeMode};
@@ -31,36 +30,20 @@ pub struct Args {
     /// Output folder: VARIANT.parquet, rejects.csv, run.json, and the cache in .cache/.
     #[arg(long, default_value = "features")]
     out: PathBuf,
-    /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N. An explicit cuda without a GPU is an error.
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// fp32, bf16 or fp16 (reduced precision is for GPUs).
-    #[arg(long, default_value = "fp32")]
-    precision: String,
-    /// Images per forward pass (default: chosen for the device and input size).
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Padding rule for timm-named weights that do not record it: same (tf_* ports) or symmetric.
-    #[arg(long)]
-    padding: Option<String>,
     /// Process only the images whose key falls in shard K of N (writes VARIANT/shard-K-of-N.parquet).
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Exit with an error if any file is rejected (the good ones are still extracted first).
     #[arg(long)]
     strict: bool,
-    /// Refuse images with more pixels than this (decompression bombs).
-    #[arg(long, default_value_t = DecodeLimits::default().max_pixels)]
-    max_pixels: u64,
     /// Rows per committed cache chunk: the most a crash can lose.
     #[arg(long, default_value_t = 256)]
     chunk_rows: usize,
     /// Flat datasets: keep split assignments in this CSV across runs (see `extract scan --help`).
     #[arg(long, value_name = "CSV")]
     splits: Option<PathBuf>,
-    /// Hugging Face cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).
-    #[arg(long)]
-    hf_cache: Option<PathBuf>,
+    #[command(flatten)]
+    backbone: super::settings::BackboneArgs,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -174,12 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;
     let variants = variants(&args.variant)?;
     let weights = weights_for(&args, &variants)?;
-    let settings = super::settings::run_settings(
-        &args.device,
-        &args.precision,
-        args.padding.as_deref(),
-        args.hf_cache.as_ref(),
-    )?;
+    let settings = args.backbone.settings()?;
     let overrides = args.recipe.overrides()?;
 
     // Everything that can fail cheaply fails before any image is touched.
@@ -189,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let loaded = load(Some(*variant), spec, &settings, &overrides)
             .with_context(|| format!("loading weights for {variant}"))?;
         backbones.push(Box::new(
-            TchExtractor::new(loaded.model, loaded.recipe, args.batch_size)
+            TchExtractor::new(loaded.model, loaded.recipe, args.backbone.batch_size)
                 .with_weights_location(&loaded.location),
         ));
     }
@@ -213,9 +191,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = ExtractOptions {
         out_dir: args.out.clone(),
         shard: args.shard,
-        limits: DecodeLimits {
-            max_pixels: args.max_pixels,
-        },
+        limits: args.backbone.limits(),
         chunk_rows: args.chunk_rows,
         strict: args.strict,
         progress: if args.quiet {

@@ -11,9 +11,20 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", describe(&error));
-            std::process::ExitCode::FAILURE
+            exit_code(&error)
         }
     }
+}
+
+/// 2 for a command line that names nothing usable (as clap's own errors), 1 for
+/// data or work that failed.
+fn exit_code(error: &anyhow::Error) -> std::process::ExitCode {
+    let usage = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<dataset::DatasetError>()
+            .is_some_and(|e| e.is_usage())
+    });
+    std::process::ExitCode::from(if usage { 2 } else { 1 })
 }
 
 /// The error and its causes on one line, leaving out a cause its parent's message

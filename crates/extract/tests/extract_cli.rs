@@ -306,8 +306,13 @@ fn clear_errors_before_any_work() {
         .unwrap();
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(
-        message.contains("--data /nonexistent/dataset: no such dataset folder"),
+        message.contains("/nonexistent/dataset: no such file or folder (the dataset --data names)"),
         "{message}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a --data that names nothing is a bad flag"
     );
     let no_gpu = run(&["--variant", "b0", "--weights", "random", "--device", "cuda"]);
     if !tch::Cuda::is_available() {

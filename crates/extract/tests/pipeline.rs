@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use dataset::{scan, ScanOptions};
 use extract::pipeline::{extract, Backbone, BackboneError, ExtractOptions, ProgressMode, Shard};
 use extract::preprocess::torchvision_recipe;
-use extract::scan::{scan, ScanOptions};
 use featurefile::{FeatureDataset, Interpolation, Preprocessing, WeightsIdentity};
 
 /// Features = per-channel mean and variance of the input plus a pixel checksum:

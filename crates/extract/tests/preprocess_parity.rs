@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
+use dataset::{scan, ScanOptions};
 use extract::preprocess::{decode_rgb, resize_for_input, timm_recipe, DecodeLimits};
-use extract::scan::{scan, ScanOptions};
 use featurefile::{Interpolation, Preprocessing, ResizeMode};
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];

@@ -18,8 +18,8 @@ pub struct LoadedFeatures<T> {
     /// Class index per row, `< meta.classes.len()`.
     pub labels: Vec<u32>,
     pub splits: Vec<Split>,
-    /// A hash of each row's key (the image's blake3): picks the holdout rows
-    /// independently of file order.
+    /// Each row's key rank (`dataset::split::key_rank` of the image's blake3):
+    /// picks the holdout rows independently of file order.
     pub key_hashes: Vec<u64>,
     /// The first input's metadata; the others hold the same features.
     pub meta: FeatureMeta,
@@ -88,7 +88,7 @@ pub fn load_features<T: Element>(inputs: &[PathBuf]) -> Result<LoadedFeatures<T>
                         });
                     }
                     labels.push(label as u32);
-                    key_hashes.push(hash_key(&batch.keys[i]));
+                    key_hashes.push(dataset::split::key_rank(&batch.keys[i]));
                 }
                 matrix.fill_rows(labels.len() - batch.len(), &batch.features);
                 splits.extend_from_slice(&batch.splits);
@@ -146,15 +146,4 @@ fn check_compatible(
         });
     }
     Ok(())
-}
-
-/// FNV-1a followed by the SplitMix64 finaliser: stable across platforms and
-/// releases, unlike `std`'s hasher.
-pub fn hash_key(key: &str) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for byte in key.bytes() {
-        hash ^= byte as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    crate::rng::mix(hash)
 }

@@ -18,8 +18,9 @@ pub struct RoleRows {
 }
 
 /// With train, val and test: fit on train, select on val, evaluate on test.
-/// Without test: fit on train minus a hash-chosen, per-class holdout, select on the
-/// holdout, evaluate on val. (Train and test only: the same with test evaluating.)
+/// Without test: fit on train minus a hash-chosen, per-class holdout (the dataset
+/// crate's rule, on the same keyed hash as its splits), select on the holdout,
+/// evaluate on val. (Train and test only: the same with test evaluating.)
 #[derive(Clone, Debug, Serialize)]
 pub struct RolePlan {
     pub fit: RoleRows,
@@ -27,34 +28,6 @@ pub struct RolePlan {
     pub evaluation: RoleRows,
     /// The share of train held out, when a holdout selects.
     pub holdout_fraction: Option<f64>,
-}
-
-/// Per class, the `fraction` of its train rows with the smallest key hashes (at
-/// least one while the class has two rows, never all): chosen by image content, so
-/// reproducible anywhere, and never empty on a small dataset, as independent
-/// per-row draws could be (20 rows at 0.1: a 12% chance). Returns (holdout, fit),
-/// each in row order.
-fn stratified_holdout(
-    train: Vec<usize>,
-    labels: &[u32],
-    key_hashes: &[u64],
-    fraction: f64,
-) -> (Vec<usize>, Vec<usize>) {
-    let mut by_class: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-    for row in train {
-        by_class.entry(labels[row]).or_default().push(row);
-    }
-    let (mut holdout, mut fit) = (Vec::new(), Vec::new());
-    for mut rows in by_class.into_values() {
-        rows.sort_by_key(|&row| (key_hashes[row], row));
-        let wanted = (rows.len() as f64 * fraction).round() as usize;
-        let take = wanted.clamp(usize::from(rows.len() >= 2), rows.len().saturating_sub(1));
-        holdout.extend_from_slice(&rows[..take]);
-        fit.extend_from_slice(&rows[take..]);
-    }
-    holdout.sort_unstable();
-    fit.sort_unstable();
-    (holdout, fit)
 }
 
 impl RolePlan {
@@ -113,7 +86,8 @@ impl RolePlan {
             } else {
                 ("test", test)
             };
-            let (holdout_rows, fit_rows) = stratified_holdout(train, labels, key_hashes, fraction);
+            let (holdout_rows, fit_rows) =
+                dataset::split::holdout_per_class(train, labels, key_hashes, fraction);
             if holdout_rows.is_empty() || fit_rows.is_empty() {
                 return Err(HeadError::MissingSplit {
                     split: "holdout".into(),
@@ -162,45 +136,5 @@ impl RolePlan {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hashes(n: usize) -> Vec<u64> {
-        (0..n as u64)
-            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            .collect()
-    }
-
-    #[test]
-    fn holdout_is_per_class_and_never_empty_on_small_data() {
-        // 20 rows, 10 per class: 0.1 holds out one row of each.
-        let labels: Vec<u32> = (0..20).map(|i| i % 2).collect();
-        let (holdout, fit) = stratified_holdout((0..20).collect(), &labels, &hashes(20), 0.1);
-        assert_eq!(holdout.len(), 2);
-        assert_eq!(fit.len(), 18);
-        let held_classes: Vec<u32> = holdout.iter().map(|&r| labels[r]).collect();
-        assert!(held_classes.contains(&0) && held_classes.contains(&1));
-        // Two rows of a class: one each side; a single row stays in fit.
-        let (holdout, fit) = stratified_holdout(vec![0, 1, 2], &[0, 0, 1], &hashes(3), 0.1);
-        assert_eq!((holdout.len(), fit.len()), (1, 2));
-        assert!(fit.contains(&2));
-    }
-
-    #[test]
-    fn holdout_depends_on_content_not_row_order() {
-        let labels = vec![0u32; 50];
-        let keys = hashes(50);
-        let (holdout, _) = stratified_holdout((0..50).collect(), &labels, &keys, 0.2);
-        assert_eq!(holdout.len(), 10);
-        // The same keys in reverse row order hold out the same images.
-        let reversed_keys: Vec<u64> = keys.iter().rev().copied().collect();
-        let (reversed, _) = stratified_holdout((0..50).collect(), &labels, &reversed_keys, 0.2);
-        let mut mapped: Vec<usize> = reversed.iter().map(|&r| 49 - r).collect();
-        mapped.sort_unstable();
-        assert_eq!(mapped, holdout);
     }
 }

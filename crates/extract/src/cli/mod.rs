@@ -1,4 +1,5 @@
 mod bench;
+mod dataset;
 mod doctor;
 mod export;
 mod predict;

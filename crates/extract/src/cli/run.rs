@@ -6,7 +6,6 @@ use anyhow::{bail, Context};
 use extract::extractor::TchExtractor;
 use extract::model::Variant;
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
-use extract::scan::{scan, ScanOptions};
 use extract::weights_spec::{load, RecipeOverrides, WeightsSpec};
 use featurefile::{Interpolation, ResizeMode};
 
@@ -17,9 +16,12 @@ pub struct Args {
     /// (B0..B7) or `lite` (Lite0..Lite4); each image is decoded once for all.
     #[arg(long, value_delimiter = ',', required = true)]
     variant: Vec<String>,
-    /// Dataset root: ROOT/CLASS/* (split by content hash) or ROOT/{train,val,test}/CLASS/*.
+    /// The dataset: a folder (ROOT/CLASS/* split by content hash, or ROOT/{train,val,test}/CLASS/*),
+    /// a folder of WebDataset .tar shards, one shard, or a pattern (shards/train-{00000..00099}.tar).
     #[arg(long, required = true)]
     data: Option<PathBuf>,
+    #[command(flatten)]
+    dataset: super::dataset::DatasetArgs,
     /// Weights: a .safetensors file, a Hugging Face cache name (timm/tf_efficientnet_b3.ns_jft_in1k),
     /// or random[:SEED]. Repeat as VARIANT=SPEC for several variants.
     #[arg(long, value_name = "[VARIANT=]SPEC")]
@@ -39,9 +41,6 @@ pub struct Args {
     /// Rows per committed cache chunk: the most a crash can lose.
     #[arg(long, default_value_t = 256)]
     chunk_rows: usize,
-    /// Flat datasets: keep split assignments in this CSV across runs (see `extract scan --help`).
-    #[arg(long, value_name = "CSV")]
-    splits: Option<PathBuf>,
     #[command(flatten)]
     backbone: super::settings::BackboneArgs,
     /// No progress output.
@@ -150,9 +149,7 @@ fn weights_for(
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.clone().context("--data is required")?;
-    if !data.is_dir() {
-        bail!("--data {}: no such dataset folder", data.display());
-    }
+    args.dataset.check(&data)?;
     extract::pipeline::check_output_dir(&args.out)
         .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;
     let variants = variants(&args.variant)?;
@@ -172,22 +169,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let mut scan_options = ScanOptions::default();
-    if let Some(path) = args.splits.as_ref().filter(|p| p.exists()) {
-        scan_options.previous_splits = extract::splits_file::read(path)?;
-    }
-    let report = scan(&data, &scan_options)?;
-    if let Some(path) = &args.splits {
-        extract::splits_file::write(path, &report)?;
-    }
-    if report.images.is_empty() {
-        bail!(
-            "{}: no usable images ({} problem files)",
-            data.display(),
-            report.problems.len()
+    // The label map and split counts before the long work: a surprise there costs
+    // nothing, and an ambiguous layout stops here.
+    let report = args.dataset.scan(&data, false)?;
+    if !args.quiet {
+        eprint!("{}", report.render());
+        let names: Vec<&str> = variants.iter().map(|v| v.name()).collect();
+        eprintln!(
+            "extract: running {} over {} images",
+            names.join(", "),
+            report.images.len()
         );
     }
-
     let options = ExtractOptions {
         out_dir: args.out.clone(),
         shard: args.shard,

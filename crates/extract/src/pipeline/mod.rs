@@ -32,7 +32,7 @@ pub use rejects::Reject;
 pub use shard::Shard;
 
 use crate::preprocess::{decode_rgb, resize_for_input, DecodeLimits};
-use crate::scan::{ImageEntry, ScanReport};
+use dataset::{ImageEntry, ScanReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
@@ -196,7 +196,6 @@ pub fn extract(
 
     let outcome: Result<(), ExtractError> = std::thread::scope(|scope| {
         let (sender, receiver) = sync_channel::<Result<Prepared, Reject>>(capacity);
-        let root = &report.root;
         let images = &images;
         let recipes = &recipes;
         let decode_nanos = &decode_nanos;
@@ -207,15 +206,7 @@ pub fn extract(
                 || (sender.clone(), fast_image_resize::Resizer::new()),
                 |(sender, resizer), (index, needs)| {
                     let began = Instant::now();
-                    let prepared = prepare(
-                        root,
-                        images[*index],
-                        *index,
-                        needs,
-                        recipes,
-                        limits,
-                        resizer,
-                    );
+                    let prepared = prepare(images[*index], *index, needs, recipes, limits, resizer);
                     decode_nanos.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     // A closed channel means the consumer stopped on an error.
                     let _ = sender.send(prepared);
@@ -352,9 +343,10 @@ pub fn extract(
         tool_version: format!("effprobe {}", env!("CARGO_PKG_VERSION")),
         started_at,
         dataset: report.root.display().to_string(),
+        dataset_scan: report.summary(),
         output_dir: out.display().to_string(),
         shard: options.shard.map(|s| s.to_string()),
-        files_scanned: report.images.len() + report.duplicates.len() + report.problems.len(),
+        files_scanned: report.files_seen(),
         images: images.len(),
         duplicates: report.duplicates.len(),
         decoded: todo.len() - all_rejects.iter().filter(|r| r.stage == "decode").count(),
@@ -402,7 +394,6 @@ fn row(image: &ImageEntry, feature: Vec<f32>) -> FeatureRow {
 }
 
 fn prepare(
-    root: &Path,
     image: &ImageEntry,
     index: usize,
     needs: &[bool],
@@ -416,8 +407,10 @@ fn prepare(
         stage: "decode",
         reason,
     };
-    let bytes =
-        std::fs::read(root.join(&image.path)).map_err(|e| reject(format!("cannot read: {e}")))?;
+    let bytes = image
+        .source
+        .read()
+        .map_err(|e| reject(format!("cannot read: {e}")))?;
     // The file may have changed since the scan hashed it: its key would be stale.
     if blake3::hash(&bytes).to_hex().as_str() != image.key {
         return Err(reject(

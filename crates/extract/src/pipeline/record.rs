@@ -6,6 +6,9 @@ pub struct RunRecord {
     pub tool_version: String,
     pub started_at: String,
     pub dataset: String,
+    /// How the dataset was read: layout, label map (`classes[label]`), images per
+    /// split and class, notes.
+    pub dataset_scan: dataset::DatasetSummary,
     pub output_dir: String,
     pub shard: Option<String>,
     /// Files found under the class folders, usable or not.

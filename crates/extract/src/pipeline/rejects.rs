@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::scan::Problem;
+use dataset::Problem;
 
 use super::ExtractError;
 

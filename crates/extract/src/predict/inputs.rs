@@ -44,7 +44,7 @@ pub fn collect(args: &[PathBuf]) -> Vec<InputFile> {
 }
 
 fn walk(dir: &Path, files: &mut Vec<InputFile>) {
-    for entry in crate::scan::visible_files(dir) {
+    for entry in dataset::walk::visible_files(dir) {
         match entry {
             Ok(path) => files.push(InputFile::file(&path)),
             Err(unreadable) => files.push(InputFile {

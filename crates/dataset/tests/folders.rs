@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use extract::scan::{scan, Layout, ScanOptions};
+use dataset::{scan, Layout, ScanOptions};
 use featurefile::Split;
 
 fn write_jpeg(path: &Path, seed: u8) {
@@ -34,7 +34,7 @@ fn hymenoptera_counts_match_its_folders() {
         },
     )
     .unwrap();
-    assert_eq!(report.layout, Layout::GivenSplits);
+    assert_eq!(report.layout, Layout::Splits);
     assert_eq!(report.classes, ["ants", "bees"]);
     let counts = report.counts();
     assert_eq!(counts[&Split::Train], [124, 121]);
@@ -101,7 +101,7 @@ fn flat_layout_with_odd_files() {
     assert!(reason_of("cats/random.jpg").contains("not an image"));
     assert!(reason_of("dogs/nested/loop").contains("symlink loop"));
     assert!(
-        reason_of("dogs/looks-like-a-cat.jpg").contains("in class \"dogs\" instead of \"cats\"")
+        reason_of("dogs/looks-like-a-cat.jpg").contains("labelled \"dogs\" instead of \"cats\"")
     );
     assert!(!reasons
         .iter()
@@ -136,7 +136,7 @@ fn renaming_and_moving_files_keeps_every_split() {
         .unwrap();
     }
     let after = scan(dir.path(), &ScanOptions::default()).unwrap();
-    let by_key = |r: &extract::scan::ScanReport| {
+    let by_key = |r: &dataset::ScanReport| {
         r.images
             .iter()
             .map(|i| (i.key.clone(), i.split))
@@ -176,7 +176,7 @@ fn unusable_roots_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(
-        message.contains("mixes split folders (train) with class folders (cats)"),
+        message.contains("mixes split folders (train/) with other folders (cats/)"),
         "{message}"
     );
     let empty = tempfile::tempdir().unwrap();

@@ -1,12 +1,12 @@
-//! The split assignments of a flat dataset as a plain CSV (`key,split,path`), so
-//! that a dataset that grows keeps every existing image in its split.
+//! The split assignments of a hash-split dataset as a plain CSV (`key,split,path`),
+//! so that a dataset that grows keeps every existing image in its split.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use featurefile::Split;
 
-use crate::scan::ScanReport;
+use crate::report::ScanReport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SplitsFileError {
@@ -68,7 +68,7 @@ pub fn write(path: &Path, report: &ScanReport) -> Result<(), SplitsFileError> {
     for (key, split, image_path) in rows {
         text.push_str(&format!("{key},{split},{image_path}\n"));
     }
-    let temporary = path.with_extension("csv.partial");
+    let temporary = path.with_extension(format!("csv.partial-{}", std::process::id()));
     std::fs::write(&temporary, text).map_err(io)?;
     std::fs::rename(&temporary, path).map_err(io)
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use extract::split::{assign_splits, split_unit, KeyedLabel, SplitFractions};
+use dataset::split::{assign_splits, split_unit, KeyedLabel, SplitFractions};
 use featurefile::Split;
 
 /// `count` synthetic images with blake3 keys; labels drawn from a second hash so
@@ -136,4 +136,102 @@ fn the_split_unit_is_uniform_and_depends_only_on_the_key() {
     let below_tenth = units.iter().filter(|&&u| u < 0.1).count() as f64 / units.len() as f64;
     assert!((below_tenth - 0.1).abs() < 0.01, "{below_tenth}");
     assert_eq!(split_unit("abc"), split_unit("abc"));
+}
+
+/// `per_class[c]` images of class c, keyed like real images.
+fn classes_of(per_class: &[usize]) -> Vec<KeyedLabel> {
+    let mut items = Vec::new();
+    for (label, &count) in per_class.iter().enumerate() {
+        for i in 0..count {
+            items.push(KeyedLabel {
+                key: blake3::hash(format!("class {label} image {i}").as_bytes())
+                    .to_hex()
+                    .to_string(),
+                label: label as i32,
+            });
+        }
+    }
+    items
+}
+
+#[test]
+fn small_and_imbalanced_datasets_get_non_empty_balanced_val_and_test() {
+    for (per_class, expected_val) in [
+        (vec![5, 5], 1),
+        (vec![20, 20], 2),
+        (vec![200, 200], 20),
+        (vec![900, 100], 10),
+        (vec![3, 40, 7], 1),
+    ] {
+        let items = classes_of(&per_class);
+        let reference = assign_splits(
+            &items,
+            per_class.len(),
+            SplitFractions::default(),
+            &BTreeMap::new(),
+        );
+        let counts = tally(&reference, &items, per_class.len());
+        for split in [Split::Val, Split::Test] {
+            assert!(
+                counts[&split].iter().all(|&n| n == expected_val),
+                "{per_class:?}: {split} is {:?}, expected {expected_val} per class",
+                counts[&split]
+            );
+        }
+        for (class, &n) in per_class.iter().enumerate() {
+            assert_eq!(
+                counts[&Split::Train][class],
+                n - 2 * expected_val,
+                "{per_class:?}"
+            );
+        }
+        // Any order of the same images: the same assignment.
+        for rotation in [1, items.len() / 3, items.len() - 1] {
+            let mut shuffled = items.clone();
+            shuffled.rotate_left(rotation);
+            shuffled.reverse();
+            assert_eq!(
+                assign_splits(
+                    &shuffled,
+                    per_class.len(),
+                    SplitFractions::default(),
+                    &BTreeMap::new()
+                ),
+                reference,
+                "{per_class:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_seed_scale_keeps_about_750_per_class_in_val_and_test() {
+    let items = classes_of(&[7_617, 15_023]);
+    let assigned = assign_splits(&items, 2, SplitFractions::default(), &BTreeMap::new());
+    let counts = tally(&assigned, &items, 2);
+    assert_eq!(counts[&Split::Val], [762, 762]);
+    assert_eq!(counts[&Split::Test], [762, 762]);
+    assert_eq!(counts[&Split::Train], [7_617 - 1_524, 15_023 - 1_524]);
+}
+
+#[test]
+fn two_images_of_a_class_leave_val_and_test_empty_but_never_unbalanced() {
+    let items = classes_of(&[2, 50]);
+    let assigned = assign_splits(&items, 2, SplitFractions::default(), &BTreeMap::new());
+    assert!(assigned.values().all(|s| *s == Split::Train));
+}
+
+#[test]
+fn holdout_depends_on_content_not_row_order() {
+    use dataset::split::{holdout_per_class, key_rank};
+    let items = classes_of(&[50]);
+    let labels = vec![0u32; 50];
+    let ranks: Vec<u64> = items.iter().map(|i| key_rank(&i.key)).collect();
+    let (holdout, _) = holdout_per_class((0..50).collect(), &labels, &ranks, 0.2);
+    assert_eq!(holdout.len(), 10);
+    let reversed: Vec<u64> = ranks.iter().rev().copied().collect();
+    let (held_reversed, _) = holdout_per_class((0..50).collect(), &labels, &reversed, 0.2);
+    let mut mapped: Vec<usize> = held_reversed.iter().map(|&r| 49 - r).collect();
+    mapped.sort_unstable();
+    assert_eq!(mapped, holdout);
 }

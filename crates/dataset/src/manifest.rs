@@ -3,7 +3,7 @@
 //! use. Every bad row is a listed problem with its line number; nothing is
 //! guessed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch};
@@ -37,6 +37,8 @@ pub struct Manifest {
     pub has_split_column: bool,
     /// Rows that could not be read at all (a CSV line with too few fields).
     pub problems: Vec<Problem>,
+    /// The paths those rows name, when they name one: listed, if not usable.
+    pub unreadable_paths: Vec<String>,
     /// `line` for CSV, `row` for Parquet.
     pub line_word: &'static str,
 }
@@ -235,6 +237,7 @@ fn read_csv(path: &Path) -> Result<Manifest, DatasetError> {
         rows: Vec::new(),
         has_split_column: false,
         problems: Vec::new(),
+        unreadable_paths: Vec::new(),
         line_word: "line",
     };
     let mut reader = csv::ReaderBuilder::new()
@@ -258,6 +261,9 @@ fn read_csv(path: &Path) -> Result<Manifest, DatasetError> {
         let record = record.map_err(|e| manifest.bad(format!("cannot read as CSV: {e}")))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
         if record.len() < needed {
+            if let Some(path) = record.get(columns.path) {
+                manifest.unreadable_paths.push(path.to_string());
+            }
             manifest.problems.push(Problem {
                 path: manifest.where_(line),
                 reason: format!(
@@ -348,6 +354,7 @@ fn read_parquet(path: &Path) -> Result<Manifest, DatasetError> {
         rows: Vec::new(),
         has_split_column: false,
         problems: Vec::new(),
+        unreadable_paths: Vec::new(),
         line_word: "row",
     };
     let file = std::fs::File::open(path).map_err(|source| DatasetError::Unreadable {
@@ -400,11 +407,17 @@ pub fn collect(
     let mut problems = Vec::new();
     let rows = manifest.checked_rows(&mut problems);
     let mut candidates = Vec::new();
-    let mut listed: BTreeMap<String, ()> = BTreeMap::new();
+    // Every path the manifest names, on good rows or bad: the rest is unlisted.
+    let listed: BTreeSet<String> = manifest
+        .rows
+        .iter()
+        .map(|r| r.path.as_str())
+        .chain(manifest.unreadable_paths.iter().map(String::as_str))
+        .map(normalise_path)
+        .collect();
     let mut missing = 0usize;
     for row in &rows {
         let absolute = root.join(&row.path);
-        listed.insert(row.path.clone(), ());
         if !absolute.is_file() {
             missing += 1;
             problems.push(Problem {
@@ -445,7 +458,7 @@ pub fn collect(
     let unlisted = visible_files(root)
         .filter_map(Result::ok)
         .map(|path| relative_path(root, &path))
-        .filter(|path| !listed.contains_key(path) && Some(path) != manifest_inside.as_ref())
+        .filter(|path| !listed.contains(path) && Some(path) != manifest_inside.as_ref())
         .count();
     let mut notes = vec![format!("labels from {}", manifest.path.display())];
     if unlisted > 0 {

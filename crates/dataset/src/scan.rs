@@ -182,14 +182,19 @@ fn assemble(collected: Collected, options: &ScanOptions) -> Result<ScanReport, D
     }
     problems.sort_by(|a, b| a.path.cmp(&b.path));
     if kept.is_empty() {
+        let expected = match layout {
+            Layout::Webdataset => "each sample needs an image member (KEY.jpg, .jpeg, .png or .webp) and a label (KEY.cls, KEY.json with a label or class field, or --labels MANIFEST)",
+            Layout::Manifest => "the manifest's paths must name image files under --data",
+            Layout::Flat | Layout::Splits => "image files go in class folders: ROOT/CLASS/* or ROOT/SPLIT/CLASS/*",
+        };
         let detail = match problems.first() {
             Some(first) => format!(
-                " ({} problem(s); the first: {}: {})",
+                " ({} problem(s); the first: {}: {}); {expected}",
                 problems.len(),
                 first.path,
                 first.reason
             ),
-            None => " (no image files found)".into(),
+            None => format!(" (no image files found); {expected}"),
         };
         return Err(DatasetError::NoImages { path: root, detail });
     }

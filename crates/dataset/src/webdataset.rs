@@ -262,7 +262,10 @@ fn read_shard(path: &Path, shown: &str, full_decode: bool) -> ShardRead {
     }
     read.samples
         .retain(|(_, s)| s.image.is_some() || s.cls.is_some() || s.json.is_some());
-    if members > 0
+    if members == 0 && read.problems.is_empty() {
+        read.problems
+            .push(problem(None, "an empty tar: no members".into()));
+    } else if members > 0
         && read.samples.iter().all(|(_, s)| s.image.is_none())
         && read.problems.is_empty()
     {

@@ -444,3 +444,171 @@ fn a_folder_of_bad_files_keeps_every_good_image_and_names_each_bad_one() {
     );
     assert_eq!(content(&model.output(out.path())).len(), good);
 }
+
+/// Writes the class folders under `source` as WebDataset shards (json labels) in
+/// `out`, with Python's tarfile as webdataset does; `None` when Python is missing.
+fn write_shards(source: &Path, out: &Path) -> Option<()> {
+    let python = testkit::python()?;
+    let script = testkit::workspace_root().join("crates/dataset/tests/python/write_shards.py");
+    testkit::run_python(
+        &python,
+        &script,
+        &[
+            source.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--per-shard",
+            "10",
+            "--label",
+            "json",
+        ],
+    );
+    Some(())
+}
+
+#[test]
+fn tar_shards_give_the_features_of_the_same_loose_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let loose = dir.path().join("loose");
+    if sample(&loose).is_none() || write_shards(&loose, &dir.path().join("shards")).is_none() {
+        return;
+    }
+    let model = Model::random_b0();
+    let from_files = dir.path().join("from-files");
+    let from_tars = dir.path().join("from-tars");
+    let pattern = dir.path().join("shards/shard-{00000..00004}.tar");
+    run_extract(&model, &loose, &from_files);
+    let record = run_extract(&model, &pattern, &from_tars);
+    assert_eq!(record["dataset_scan"]["layout"], "webdataset");
+    assert_eq!(record["variants"][0]["computed"], 48);
+    let strip_path = |rows: std::collections::BTreeMap<String, (String, i32, String, Vec<u32>)>| {
+        rows.into_iter()
+            .map(|(key, (_, label, split, bits))| (key, (label, split, bits)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let files = strip_path(content(&model.output(&from_files)));
+    let tars = strip_path(content(&model.output(&from_tars)));
+    assert_eq!(files.len(), 48);
+    assert!(
+        files == tars,
+        "the tar shards' features differ from the files'"
+    );
+    // Re-tarring the same images costs no forward pass: the cache is by content.
+    let again = run_extract(&model, &pattern, &from_files);
+    assert_eq!(again["variants"][0]["computed"], 0);
+    assert_eq!(again["variants"][0]["cached_hits"], 48);
+}
+
+#[test]
+fn the_label_map_comes_before_the_first_forward_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The regression layout: Kaggle's training_set/ + test_set/.
+    let Some(shared) = testkit::shared_dataset("hymenoptera") else {
+        return;
+    };
+    for (split, from, count) in [("training_set", "train", 6), ("test_set", "val", 2)] {
+        for class in ["ants", "bees"] {
+            let mut photos: Vec<_> = std::fs::read_dir(shared.join(from).join(class))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+                .collect();
+            photos.sort();
+            let folder = data.join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            for photo in photos.iter().take(count) {
+                std::fs::copy(photo, folder.join(photo.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let output = Command::new(EXTRACT)
+        .args([
+            "--variant",
+            "b0",
+            "--weights",
+            "random:1",
+            "--device",
+            "cpu",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("features"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let map = stderr.find("labels   ants = 0, bees = 1").expect(&stderr);
+    let counts = stderr.find("train         6      6     12").expect(&stderr);
+    let running = stderr
+        .find("extract: running b0 over 16 images")
+        .expect(&stderr);
+    let done = stderr.find("extract: 16 images").expect(&stderr);
+    assert!(
+        map < counts && counts < running && running < done,
+        "{stderr}"
+    );
+    assert!(stderr.contains("no val split"), "{stderr}");
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("features/run.json")).unwrap(),
+    )
+    .unwrap();
+    let scan = &record["dataset_scan"];
+    assert_eq!(scan["classes"], serde_json::json!(["ants", "bees"]));
+    assert_eq!(scan["counts"]["train"]["ants"], 6);
+    assert_eq!(scan["counts"]["test"]["bees"], 2);
+    assert_eq!(scan["layout"], "splits");
+}
+
+#[test]
+fn dataset_errors_are_one_line_with_the_fix_and_the_right_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("images")).unwrap();
+    std::fs::write(data.join("images/a.jpg"), testkit::png_claiming(8, 8)).unwrap();
+    let run = |extra: &[&str]| {
+        let output = Command::new(EXTRACT)
+            .args(["--variant", "b0", "--weights", "random", "--device", "cpu"])
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.path().join("features"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("images/") && stderr.contains("--layout flat"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&["--layout", "sideways"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, stderr) = run(&["--labels", "/nonexistent/labels.csv"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/labels.csv: no such file or folder (the --labels manifest)"),
+        "{stderr}"
+    );
+    let empty = dir.path().join("empty.tar");
+    tar::Builder::new(std::fs::File::create(&empty).unwrap())
+        .finish()
+        .unwrap();
+    let output = Command::new(EXTRACT)
+        .args(["scan"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no usable images") && stderr.contains("empty.tar: an empty tar"),
+        "{stderr}"
+    );
+}

@@ -149,6 +149,7 @@ fn weights_for(
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.clone().context("--data is required")?;
+    // Cheap checks first: nothing is created, loaded or decoded for a bad command.
     args.dataset.check(&data)?;
     extract::pipeline::check_output_dir(&args.out)
         .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;

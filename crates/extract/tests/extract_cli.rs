@@ -496,6 +496,19 @@ fn tar_shards_give_the_features_of_the_same_loose_files() {
     let again = run_extract(&model, &pattern, &from_files);
     assert_eq!(again["variants"][0]["computed"], 0);
     assert_eq!(again["variants"][0]["cached_hits"], 48);
+    // --shard K/N splits tar inputs by content key, as it does files.
+    let mut rows = 0;
+    for shard in ["0/2", "1/2"] {
+        let output = extract_command(&model, &pattern, &from_files)
+            .args(["--shard", shard])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let tag = format!("shard-0000{}-of-00002", &shard[..1]);
+        let part = from_files.join("b0").join(format!("{tag}.parquet"));
+        rows += FeatureDataset::open(&part).unwrap().num_rows();
+    }
+    assert_eq!(rows, 48);
 }
 
 #[test]

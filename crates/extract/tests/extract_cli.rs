@@ -263,7 +263,7 @@ fn clear_errors_before_any_work() {
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     assert!(run(&["--variant", "b9", "--weights", "random"]).contains("unknown variant"));
-    assert!(run(&["--variant", "b0,b1", "--weights", "random"]).contains("write VARIANT=SPEC"));
+    assert!(run(&["--variant", "b0,b1", "--weights", "w.safetensors"]).contains("write VARIANT=SPEC"));
     let missing = run(&[
         "--variant",
         "b0",

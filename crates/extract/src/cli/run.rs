@@ -121,7 +121,18 @@ fn weights_for(
         let (variant, spec) = match entry.split_once('=') {
             Some((variant, spec)) => (variant.parse::<Variant>()?, spec),
             None if variants.len() == 1 => (variants[0], entry.as_str()),
-            None => bail!("--weights {entry}: with several variants, write VARIANT=SPEC"),
+            None => {
+                // Seeded random weights make sense for every variant at once (benchmarks);
+                // a file or a hub name belongs to one.
+                let spec = entry.parse::<WeightsSpec>().map_err(anyhow::Error::msg)?;
+                if !matches!(spec, WeightsSpec::Random { .. }) {
+                    bail!("--weights {entry}: with several variants, write VARIANT=SPEC");
+                }
+                for variant in variants {
+                    chosen.entry(*variant).or_insert_with(|| spec.clone());
+                }
+                continue;
+            }
         };
         chosen.insert(
             variant,

@@ -10,8 +10,8 @@
   (σ = 0.7: a 10-fold spread from the 5th to the 95th percentile), a class
   signal in some factors and some columns.
 
-The file follows the format of crates/featurefile (columns and `effprobe.*`
-metadata keys, see crates/featurefile/src/meta.rs), written with pyarrow.
+The file follows the format of crates/contract (columns and `effprobe.*`
+metadata keys, see crates/contract/src/meta.rs), written with pyarrow.
 
 usage: head_data.py {gaussian,featurelike} OUT.parquet [--seed N]
 """

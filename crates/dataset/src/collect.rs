@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use featurefile::Split;
+use contract::Split;
 use rayon::prelude::*;
 
 use crate::inspect::{inspect_bytes, Inspection};

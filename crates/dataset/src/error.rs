@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use featurefile::Split;
+use contract::Split;
 
 use crate::splits_file::SplitsFileError;
 

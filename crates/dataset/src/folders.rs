@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use featurefile::Split;
+use contract::Split;
 
 use crate::collect::{inspect_files, list_some, Candidate, ClassOrder, Collected};
 use crate::names::{is_container, mentions_split, split_name, SplitName};

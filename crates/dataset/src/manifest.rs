@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch};
-use featurefile::Split;
+use contract::Split;
 
 use crate::collect::{inspect_files, list_some, Candidate, ClassOrder, Collected};
 use crate::names::{split_name, SplitName};

@@ -5,7 +5,7 @@
 //! trailing `set`. `eval` (and `evaluation`) could mean val or test, so it is
 //! reported as ambiguous instead of guessed.
 
-use featurefile::Split;
+use contract::Split;
 
 /// What a name says about the split it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

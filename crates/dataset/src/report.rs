@@ -6,36 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use featurefile::Split;
-use serde::Serialize;
+use contract::Split;
 use serde_json::{json, Value};
 
 use crate::source::ImageSource;
 
-/// How the input was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Layout {
-    /// `ROOT/SPLIT/CLASS/*`.
-    Splits,
-    /// `ROOT/CLASS/*`.
-    Flat,
-    /// A `--labels` manifest over the files under ROOT.
-    Manifest,
-    /// WebDataset tar shards.
-    Webdataset,
-}
-
-/// Where each image's split came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SplitsFrom {
-    Folders,
-    ManifestColumn,
-    ShardNames,
-    /// The content-hash rule ([`crate::split`]).
-    Hash,
-}
+pub use contract::run_record::{DatasetSummary, Layout, SplitsFrom};
 
 /// One usable image.
 #[derive(Clone, Debug, PartialEq)]
@@ -298,21 +274,4 @@ impl ScanReport {
             "problems": self.problems.iter().map(|p| json!({"path": p.path, "reason": p.reason})).collect::<Vec<_>>(),
         })
     }
-}
-
-/// The scan as a run record keeps it (`run.json`'s `dataset_scan`).
-#[derive(Clone, Debug, Serialize)]
-pub struct DatasetSummary {
-    pub root: String,
-    pub layout: Layout,
-    pub splits_from: SplitsFrom,
-    pub description: String,
-    /// Class names in label order: `classes[label]`.
-    pub classes: Vec<String>,
-    /// Images per split and class.
-    pub counts: BTreeMap<String, BTreeMap<String, usize>>,
-    pub images: usize,
-    pub duplicates: usize,
-    pub problems: usize,
-    pub notes: Vec<String>,
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use featurefile::Split;
+use contract::Split;
 
 use crate::collect::{order_classes, ClassOrder, Collected, Found};
 use crate::folders::LayoutChoice;

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use featurefile::Split;
+use contract::Split;
 
 /// Fractions of the smallest class's images that go to val and to test, per class.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use featurefile::Split;
+use contract::Split;
 
 use crate::report::ScanReport;
 
@@ -68,7 +68,5 @@ pub fn write(path: &Path, report: &ScanReport) -> Result<(), SplitsFileError> {
     for (key, split, image_path) in rows {
         text.push_str(&format!("{key},{split},{image_path}\n"));
     }
-    let temporary = path.with_extension(format!("csv.partial-{}", std::process::id()));
-    std::fs::write(&temporary, text).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    contract::atomic::write_atomically(path, text.as_bytes()).map_err(io)
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use featurefile::Split;
+use contract::Split;
 use rayon::prelude::*;
 
 use crate::collect::{list_some, ClassOrder, Collected, Found};

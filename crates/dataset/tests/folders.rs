@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use contract::Split;
 use dataset::{scan, Layout, ScanOptions};
-use featurefile::Split;
 
 fn write_jpeg(path: &Path, seed: u8) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

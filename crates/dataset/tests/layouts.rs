@@ -5,8 +5,8 @@
 mod common;
 
 use common::{counts, reason_of, scan_default, write_jpeg, write_jpegs};
+use contract::Split;
 use dataset::{scan, Layout, LayoutChoice, ScanOptions, SplitsFrom};
-use featurefile::Split;
 
 fn split_of(report: &dataset::ScanReport, path: &str) -> Split {
     report

@@ -6,8 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{reason_of, write_jpeg};
+use contract::Split;
 use dataset::{scan, Layout, ScanOptions, ScanReport, SplitsFrom};
-use featurefile::Split;
 
 const BAD_ROWS: &str = "\
 path,label,split

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use contract::Split;
 use dataset::split::{assign_splits, split_unit, KeyedLabel, SplitFractions};
-use featurefile::Split;
 
 /// `count` synthetic images with blake3 keys; labels drawn from a second hash so
 /// they are independent of the split unit.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{reason_of, scan_default, write_jpegs};
+use contract::Split;
 use dataset::{scan, ImageSource, Layout, ScanOptions, ScanReport, SplitsFrom};
-use featurefile::Split;
 
 /// cats/ and dogs/ of 12 JPEGs each, as loose files.
 fn loose(root: &Path) {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use featurefile::{Preprocessing, WeightsIdentity};
+use contract::{extra, Preprocessing, WeightsIdentity};
 use tch::{Device, Kind, Tensor};
 
 use crate::model;
@@ -18,14 +18,6 @@ pub struct TchExtractor {
     extra: BTreeMap<String, String>,
 }
 
-/// `effprobe.extra.*` keys written by [`TchExtractor`].
-pub const EXTRA_WEIGHTS_BYTES: &str = "weights_bytes";
-pub const EXTRA_BACKBONE_PARAMETERS: &str = "backbone_parameters";
-/// The `--weights` that loads the same weights (an absolute safetensors path, a
-/// Hugging Face name, or `random:SEED`):
-/// lets `extract predict` rebuild the backbone a head was trained on.
-pub const EXTRA_WEIGHTS_LOCATION: &str = featurefile::EXTRA_WEIGHTS_LOCATION;
-
 impl TchExtractor {
     /// `batch_size` of `None` picks one for the device and input size.
     pub fn new(model: model::Backbone, recipe: Preprocessing, batch_size: Option<usize>) -> Self {
@@ -37,7 +29,7 @@ impl TchExtractor {
                 .to_device(model.device)
         };
         let extra = BTreeMap::from([(
-            EXTRA_BACKBONE_PARAMETERS.to_string(),
+            extra::BACKBONE_PARAMETERS.to_string(),
             model.parameter_count().to_string(),
         )]);
         TchExtractor {
@@ -56,10 +48,10 @@ impl TchExtractor {
         location: &crate::weights_spec::WeightsLocation,
     ) -> Self {
         self.extra
-            .insert(EXTRA_WEIGHTS_LOCATION.to_string(), location.to_string());
+            .insert(extra::WEIGHTS_LOCATION.to_string(), location.to_string());
         if let Some(bytes) = location.file_bytes() {
             self.extra
-                .insert(EXTRA_WEIGHTS_BYTES.to_string(), bytes.to_string());
+                .insert(extra::WEIGHTS_BYTES.to_string(), bytes.to_string());
         }
         self
     }

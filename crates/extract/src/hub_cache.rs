@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featurefile::{Interpolation, Preprocessing};
+use contract::{Interpolation, Preprocessing};
 use serde::Deserialize;
 
 use crate::preprocess::{timm_recipe, RecipeError};

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use featurefile::{Interpolation, Preprocessing, ResizeMode};
+use contract::{Interpolation, Preprocessing, ResizeMode};
 use tch::Device;
 
 use crate::hub_cache::{self, HubError};

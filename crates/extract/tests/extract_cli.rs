@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use featurefile::FeatureDataset;
+use contract::FeatureDataset;
 
 const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 
@@ -263,7 +263,9 @@ fn clear_errors_before_any_work() {
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     assert!(run(&["--variant", "b9", "--weights", "random"]).contains("unknown variant"));
-    assert!(run(&["--variant", "b0,b1", "--weights", "w.safetensors"]).contains("write VARIANT=SPEC"));
+    assert!(
+        run(&["--variant", "b0,b1", "--weights", "w.safetensors"]).contains("write VARIANT=SPEC")
+    );
     let missing = run(&[
         "--variant",
         "b0",
@@ -503,7 +505,11 @@ fn tar_shards_give_the_features_of_the_same_loose_files() {
             .args(["--shard", shard])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let tag = format!("shard-0000{}-of-00002", &shard[..1]);
         let part = from_files.join("b0").join(format!("{tag}.parquet"));
         rows += FeatureDataset::open(&part).unwrap().num_rows();

@@ -1,7 +1,7 @@
 //! Weights by name from a Hugging Face cache laid out by the test.
 
+use contract::{Interpolation, ResizeMode};
 use extract::hub_cache::{looks_like_hub_name, resolve, HubError};
-use featurefile::{Interpolation, ResizeMode};
 
 #[test]
 fn resolves_a_timm_snapshot_and_its_preprocessing() {

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use contract::{FeatureDataset, Interpolation, ResizeMode};
 use extract::model::{Backbone, LoadOptions};
-use featurefile::{FeatureDataset, Interpolation, ResizeMode};
 
 fn lite_weights(n: u32) -> Option<PathBuf> {
     let path = testkit::workspace_root().join(format!("data/weights/lite{n}.safetensors"));

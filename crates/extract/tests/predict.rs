@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use contract::head_file::{HeadFile, HeadStandardization};
+use contract::{FeatureDataset, Preprocessing, Split};
 use extract::model::Precision;
 use extract::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
-use featurefile::head_file::{HeadFile, HeadStandardization};
-use featurefile::{FeatureDataset, Preprocessing, Split};
 
 const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 
@@ -74,7 +74,7 @@ fn rows(csv: &str, classes: usize) -> Vec<Row> {
 }
 
 /// Backbone identity, recipe and location of some weights, loaded as predict does.
-fn identity(weights: &str) -> (featurefile::WeightsIdentity, Preprocessing, String) {
+fn identity(weights: &str) -> (contract::WeightsIdentity, Preprocessing, String) {
     let settings = RunSettings {
         device: tch::Device::Cpu,
         precision: Precision::Fp32,
@@ -144,10 +144,7 @@ fn small_dataset(shared: &Path, dir: &Path, train_per_class: usize) {
 
 /// A linear head made from the train rows: standardise with their statistics,
 /// then the direction between the two class means (a nearest-centroid rule).
-fn centroid_head(
-    features: &featurefile::FeatureBatch,
-    meta: &featurefile::FeatureMeta,
-) -> HeadFile {
+fn centroid_head(features: &contract::FeatureBatch, meta: &contract::FeatureMeta) -> HeadFile {
     let dim = meta.feature_dim;
     let train: Vec<usize> = (0..features.len())
         .filter(|&i| features.splits[i] == Split::Train)
@@ -202,7 +199,7 @@ fn centroid_head(
         feature_layer: meta.feature_layer.clone(),
         preprocessing: meta.preprocessing.clone(),
         weights: meta.weights.clone(),
-        weights_location: meta.extra.get(featurefile::EXTRA_WEIGHTS_LOCATION).cloned(),
+        weights_location: meta.weights_location().map(str::to_string),
         threshold: 0.5,
     }
 }

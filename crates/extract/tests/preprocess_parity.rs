@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
+use contract::{Interpolation, Preprocessing, ResizeMode};
 use dataset::{scan, ScanOptions};
 use extract::preprocess::{decode_rgb, resize_for_input, timm_recipe, DecodeLimits};
-use featurefile::{Interpolation, Preprocessing, ResizeMode};
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featurefile::{FeatureDataset, FeatureMeta, FeatureReader, Split};
+use contract::{FeatureDataset, FeatureMeta, FeatureReader, Split};
 
 /// Rows per streamed batch while loading (~2.6 MB of B7 features).
 const LOAD_BATCH_ROWS: usize = 256;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use featurefile::FeatureFileError;
+use contract::FeatureFileError;
 
 /// Everything that stops a head from being trained, each naming what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -8,7 +8,9 @@ pub enum HeadError {
     #[error(transparent)]
     FeatureFile(#[from] FeatureFileError),
     #[error(transparent)]
-    HeadFile(#[from] featurefile::HeadFileError),
+    HeadFile(#[from] contract::HeadFileError),
+    #[error(transparent)]
+    Record(#[from] contract::RecordError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -21,7 +21,7 @@ pub mod train;
 
 pub use error::{HeadError, Result};
 pub use matrix::Storage;
-pub use output::{RunMetrics, SavedHead};
+pub use output::SavedHead;
 pub use train::{
     train, train_loaded, ClassWeight, Optimizer, SweepGrid, ThresholdRule, TrainOptions, TrainedRun,
 };

@@ -97,21 +97,4 @@ impl<T: Element> Matrix<T> {
     }
 }
 
-/// Which element type the matrix stores (`--storage`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Storage {
-    F32,
-    F16,
-    Bf16,
-}
-
-impl Storage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Storage::F32 => "f32",
-            Storage::F16 => "f16",
-            Storage::Bf16 => "bf16",
-        }
-    }
-}
+pub use contract::metrics::Storage;

@@ -1,39 +1,11 @@
 //! Per-split quality of a head's predictions.
 
-use serde::Serialize;
-
 use crate::model::Predictions;
 
 /// Equal-width confidence bins for the expected calibration error (Guo et al. 2017).
 pub const CALIBRATION_BINS: usize = 15;
 
-/// Metrics of one split. Two classes: precision, recall and F1 are those of the
-/// positive class (label 1), predictions are `p(class 1) >= threshold`. More
-/// classes: macro averages over the classes present in truth or prediction,
-/// predictions are the most likely class, ROC-AUC is the macro one-vs-rest mean.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SplitMetrics {
-    /// Which split these rows come from: `train`, `holdout`, `val` or `test`.
-    pub split: String,
-    /// `fit`, `selection` or `evaluation`.
-    pub role: String,
-    pub rows: usize,
-    /// Mean negative log-likelihood of the true class (natural log, unweighted).
-    pub log_loss: f64,
-    pub accuracy: f64,
-    /// `None` (null) when the split lacks a class, where AUC is undefined.
-    pub roc_auc: Option<f64>,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    /// `binary` (positive class = label 1) or `macro`.
-    pub averaging: &'static str,
-    /// Σ_b (n_b / n) |accuracy_b − mean confidence_b| over [`CALIBRATION_BINS`]
-    /// equal-width bins of the predicted class's probability.
-    pub expected_calibration_error: f64,
-    /// `confusion_matrix[true][predicted]`, in class order.
-    pub confusion_matrix: Vec<Vec<u64>>,
-}
+pub use contract::metrics::SplitMetrics;
 
 pub fn split_metrics(
     split: &str,
@@ -114,7 +86,7 @@ pub fn split_metrics(
         precision,
         recall,
         f1,
-        averaging,
+        averaging: averaging.into(),
         expected_calibration_error: expected_calibration_error(&confidences, &hits),
         confusion_matrix: confusion,
     }

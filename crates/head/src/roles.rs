@@ -1,7 +1,6 @@
 //! Which rows fit the head, which select among heads, which judge the winner.
 
-use featurefile::Split;
-use serde::Serialize;
+use contract::Split;
 
 use crate::{HeadError, Result};
 
@@ -10,10 +9,9 @@ pub const DEFAULT_HOLDOUT: f64 = 0.1;
 
 /// Rows playing one role, and the name of the split they come from
 /// (`train`, `holdout`, `val` or `test`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct RoleRows {
     pub split: String,
-    #[serde(skip)]
     pub rows: Vec<usize>,
 }
 
@@ -21,7 +19,7 @@ pub struct RoleRows {
 /// Without test: fit on train minus a hash-chosen, per-class holdout (the dataset
 /// crate's rule, on the same keyed hash as its splits), select on the holdout,
 /// evaluate on val. (Train and test only: the same with test evaluating.)
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct RolePlan {
     pub fit: RoleRows,
     pub selection: RoleRows,

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use half::{bf16, f16};
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::data::{load_features, LoadedFeatures};
 use crate::matrix::{Element, Matrix, Storage};
@@ -20,105 +19,13 @@ use crate::roles::RolePlan;
 use crate::standardize::Standardization;
 use crate::{HeadError, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Optimizer {
-    /// Mini-batch Adam, Keras defaults.
-    Adam,
-    /// Full-batch L-BFGS to the exact optimum.
-    Lbfgs,
-}
+pub use contract::history::HistoryRow;
+pub use contract::metrics::{
+    ClassWeight, HeadOptions as TrainOptions, Optimizer, SweepGrid, ThresholdRule,
+};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClassWeight {
-    None,
-    /// `n / (K · n_c)` over the fitting rows, scikit-learn's `balanced`.
-    Balanced,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "rule", content = "value")]
-pub enum ThresholdRule {
-    /// Predict class 1 when `p(class 1) >= value`.
-    Fixed(f64),
-    /// The threshold maximising F1 on the selection split.
-    ValF1,
-}
-
-/// A grid of heads (`--sweep lr=… l2=…`); an empty axis keeps the single value.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct SweepGrid {
-    pub lr: Vec<f32>,
-    pub l2: Vec<f64>,
-}
-
-/// Everything `head-train` can be told.
-#[derive(Clone, Debug, Serialize)]
-pub struct TrainOptions {
-    pub optimizer: Optimizer,
-    pub l2: f64,
-    pub standardize: bool,
-    pub class_weight: ClassWeight,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f32,
-    pub early_stop: Option<usize>,
-    pub seed: u64,
-    pub holdout: Option<f64>,
-    pub sweep: Option<SweepGrid>,
-    /// The CLIP linear-probe protocol: L2 searched on a log scale over 1e-6..1e6
-    /// with the full-batch solver, then a refit on fit ∪ selection.
-    pub sweep_l2_auto: bool,
-    pub threshold: ThresholdRule,
-    pub tol: f64,
-    pub max_iter: usize,
-    pub storage: Storage,
-}
-
-impl Default for TrainOptions {
-    fn default() -> Self {
-        TrainOptions {
-            optimizer: Optimizer::Adam,
-            l2: 0.0,
-            standardize: false,
-            class_weight: ClassWeight::None,
-            epochs: 10,
-            batch_size: 32,
-            lr: 1e-3,
-            early_stop: None,
-            seed: 0,
-            holdout: None,
-            sweep: None,
-            sweep_l2_auto: false,
-            threshold: ThresholdRule::Fixed(0.5),
-            tol: LbfgsConfig::default().tol,
-            max_iter: LbfgsConfig::default().max_iter,
-            storage: Storage::F32,
-        }
-    }
-}
-
-/// One row of `history.csv`: an epoch (Adam) or an iteration (L-BFGS) of the chosen head.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HistoryRow {
-    pub step: usize,
-    /// Plain mean log-loss on the fitting rows (Adam: measured on each batch
-    /// before its update, as Keras reports it).
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    /// On the selection split.
-    pub val_loss: f64,
-    pub val_accuracy: f64,
-    /// L-BFGS only: the regularised objective and the largest gradient component.
-    pub objective: Option<f64>,
-    pub gradient_max: Option<f64>,
-    /// Since this head's training began.
-    pub seconds: f64,
-}
-
-/// One trained head of a sweep (or the only one), without its weights.
-#[derive(Clone, Debug, Serialize)]
+/// One trained head of a sweep (or the only one), with its weights and curve.
+#[derive(Clone, Debug)]
 pub struct Candidate {
     pub lr: Option<f32>,
     pub l2: f64,
@@ -135,10 +42,27 @@ pub struct Candidate {
     pub objective: Option<f64>,
     pub gradient_max: Option<f64>,
     pub seconds: f64,
-    #[serde(skip)]
     pub head: Head,
-    #[serde(skip)]
     pub history: Vec<HistoryRow>,
+}
+
+impl Candidate {
+    /// What `metrics.json` keeps of it.
+    pub fn record(&self) -> contract::metrics::CandidateRecord {
+        contract::metrics::CandidateRecord {
+            lr: self.lr,
+            l2: self.l2,
+            selection_loss: self.selection_loss,
+            selection_accuracy: self.selection_accuracy,
+            epochs: self.epochs,
+            best_epoch: self.best_epoch,
+            iterations: self.iterations,
+            converged: self.converged,
+            objective: self.objective,
+            gradient_max: self.gradient_max,
+            seconds: self.seconds,
+        }
+    }
 }
 
 /// The outcome of a run: what is written to `--out`.
@@ -155,7 +79,7 @@ pub struct TrainedRun {
     pub class_weights: Vec<f64>,
     pub metrics: Vec<SplitMetrics>,
     pub history: Vec<HistoryRow>,
-    pub meta: featurefile::FeatureMeta,
+    pub meta: contract::FeatureMeta,
     pub inputs: Vec<PathBuf>,
     pub rows_loaded: usize,
     pub matrix_bytes: usize,

@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use featurefile::Split;
+use contract::Split;
 use head::SavedHead;
 
 #[test]
@@ -24,10 +24,8 @@ fn train_and_val_only_uses_a_holdout_and_writes_all_outputs() {
     let (first, second) = rows.split_at(200);
     // extract records where its weights live; the head carries it on for predict.
     let mut meta = common::meta("b0", dim, &classes);
-    meta.extra.insert(
-        featurefile::EXTRA_WEIGHTS_LOCATION.into(),
-        "random:5".into(),
-    );
+    meta.extra
+        .insert(contract::extra::WEIGHTS_LOCATION.into(), "random:5".into());
     common::write(&parts.join("part-000.parquet"), &meta, first.to_vec());
     common::write(&parts.join("part-001.parquet"), &meta, second.to_vec());
     let out = dir.path().join("run");

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use featurefile::{FeatureFileError, FeatureRow, Split};
+use contract::{FeatureFileError, FeatureRow, Split};
 use head::{HeadError, TrainOptions};
 
 fn row(i: usize, label: i32, name: &str, split: Split, dim: usize) -> FeatureRow {

@@ -12,10 +12,13 @@ pub enum ReportError {
     #[error("{dir}: no head-train runs found (expected subfolders holding metrics.json, history.csv and head.safetensors)")]
     NoRuns { dir: PathBuf },
     #[error(transparent)]
-    FeatureFile(#[from] featurefile::FeatureFileError),
+    FeatureFile(#[from] contract::FeatureFileError),
     /// Names the head file itself.
     #[error(transparent)]
-    HeadFile(#[from] featurefile::HeadFileError),
+    HeadFile(#[from] contract::HeadFileError),
+    /// Names the record (metrics.json, history.csv, run.json) itself.
+    #[error(transparent)]
+    Record(#[from] contract::RecordError),
     #[error("plot {name}: {reason}")]
     Plot { name: String, reason: String },
     #[error("{path}: {reason}")]

@@ -21,7 +21,7 @@ pub use plots::{PlotFile, PlotKind, PLOTS_DIR};
 pub use table::{FeatureSources, Row, Table};
 
 use error::io_error;
-use inputs::{find_runs, ExtractRecord, FeatureIndex, EXTRACT_RECORD_FILE};
+use inputs::{find_runs, FeatureIndex, RunRecord, RUN_RECORD_FILE};
 
 pub const MARKDOWN_FILE: &str = "report.md";
 pub const CSV_FILE: &str = "report.csv";
@@ -60,9 +60,9 @@ pub fn load_table(inputs: &ReportInputs) -> Result<Table> {
 
 pub fn feature_sources(dir: &Path) -> Result<FeatureSources> {
     let index = FeatureIndex::scan(dir)?;
-    let record_path = dir.join(EXTRACT_RECORD_FILE);
+    let record_path = dir.join(RUN_RECORD_FILE);
     let record = if record_path.is_file() {
-        Some(ExtractRecord::read(&record_path)?)
+        Some(RunRecord::read(&record_path)?)
     } else {
         None
     };

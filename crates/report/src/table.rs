@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::inputs::{ExtractRecord, FeatureIndex, HeadRun, HistoryRow};
+use crate::inputs::{FeatureIndex, HeadRun, HistoryRow, RunRecord};
 use crate::known;
 
 #[derive(Clone, Debug, Serialize)]
@@ -111,7 +111,7 @@ pub fn head_label(head: &str) -> &str {
 #[derive(Clone, Debug, Default)]
 pub struct FeatureSources {
     pub index: FeatureIndex,
-    pub record: Option<ExtractRecord>,
+    pub record: Option<RunRecord>,
 }
 
 impl Table {
@@ -179,7 +179,7 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         .cloned()
         .expect("HeadRun::read checks the evaluation split exists");
     let chosen_epochs = metrics.chosen_candidate().map_or(0, |c| c.epochs);
-    let head = metrics.options.optimizer.clone();
+    let head = metrics.options.optimizer.as_str().to_string();
     let epochs = if chosen_epochs > 0 {
         chosen_epochs
     } else {
@@ -196,7 +196,7 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
             run.name
         ));
     }
-    let measured = feature_info.and_then(|f| Some((f.backbone_seconds_per_image()?, f.rows)));
+    let measured = feature_info.and_then(|f| Some((f.meta.backbone_seconds_per_image()?, f.rows)));
     if let (Some(record), None) = (extract, measured) {
         if record.computed < record.rows {
             notes.push(format!(
@@ -206,15 +206,16 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         }
     }
 
-    let (parameters, parameters_source) = match feature_info.and_then(|f| f.backbone_parameters()) {
-        Some(count) => (Some(count), Some(ParameterSource::FeatureMetadata)),
-        None => match known::parameters(&variant) {
-            Some(known) => (Some(known.backbone), Some(ParameterSource::ReferenceTable)),
-            None => (None, None),
-        },
-    };
+    let (parameters, parameters_source) =
+        match feature_info.and_then(|f| f.meta.backbone_parameters()) {
+            Some(count) => (Some(count), Some(ParameterSource::FeatureMetadata)),
+            None => match known::parameters(&variant) {
+                Some(known) => (Some(known.backbone), Some(ParameterSource::ReferenceTable)),
+                None => (None, None),
+            },
+        };
     let weights_bytes = feature_info
-        .and_then(|f| f.weights_bytes())
+        .and_then(|f| f.meta.weights_bytes())
         .or_else(|| file_size(&metrics.features.weights_source));
 
     let (extraction_seconds, extraction_images) = match (measured, extract) {

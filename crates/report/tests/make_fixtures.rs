@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use featurefile::{
+use contract::{
     FeatureMeta, FeatureRow, FeatureWriter, Interpolation, Preprocessing, ResizeMode, Split,
     WeightsIdentity,
 };

@@ -381,15 +381,15 @@ fn recorded_seconds_per_image_give_the_extraction_time_of_every_row() {
         std::fs::copy(&path, features.path().join(path.file_name().unwrap())).unwrap();
     }
     let b1 = features.path().join("b1.parquet");
-    let dataset = featurefile::FeatureDataset::open(&b1).unwrap();
+    let dataset = contract::FeatureDataset::open(&b1).unwrap();
     let mut meta = dataset.meta().clone();
     let all = dataset.read_all().unwrap();
     meta.extra
         .insert("backbone_seconds_per_image".into(), "0.025".into());
-    let mut writer = featurefile::FeatureWriter::create(&b1, &meta).unwrap();
+    let mut writer = contract::FeatureWriter::create(&b1, &meta).unwrap();
     for i in 0..all.len() {
         writer
-            .write_row(featurefile::FeatureRow {
+            .write_row(contract::FeatureRow {
                 key: all.keys[i].clone(),
                 path: all.paths[i].clone(),
                 label: all.labels[i],

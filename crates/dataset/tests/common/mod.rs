@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use contract::Split;
 use dataset::{scan, DatasetError, ScanOptions, ScanReport};
-use featurefile::Split;
 
 /// A small real JPEG whose pixels (and so bytes) depend on `seed`.
 pub fn write_jpeg(path: &Path, seed: u32) {

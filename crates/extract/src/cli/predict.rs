@@ -115,7 +115,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     predict::output::write(&mut table, format, &head.file.classes, &predictions)
         .context("formatting the predictions")?;
     match &args.output {
-        Some(path) => write_atomically(path, &table)?,
+        Some(path) => contract::atomic::write_atomically(path, &table)
+            .with_context(|| format!("writing {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
@@ -144,17 +145,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    std::fs::write(&temporary, bytes)
-        .and_then(|_| std::fs::rename(&temporary, path))
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn print_summary(summary: &PredictSummary) {

@@ -3,11 +3,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use contract::{Interpolation, ResizeMode};
 use extract::extractor::TchExtractor;
 use extract::model::Variant;
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
 use extract::weights_spec::{load, RecipeOverrides, WeightsSpec};
-use featurefile::{Interpolation, ResizeMode};
 
 /// Extract features: `extract --variant b0,b3 --data DATASET --weights W --out features/`.
 #[derive(clap::Args, Debug)]

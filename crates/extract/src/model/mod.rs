@@ -19,7 +19,7 @@ pub mod weights;
 
 use std::path::Path;
 
-use featurefile::WeightsIdentity;
+use contract::WeightsIdentity;
 use tch::{Device, Tensor};
 
 pub use arch::{Architecture, Variant};

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use featurefile::{Preprocessing, WeightsIdentity};
+use contract::{Preprocessing, WeightsIdentity};
 
 /// Why a forward pass failed (device out of memory, a libtorch error, ...).
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use featurefile::{FeatureMeta, FeatureReader, FeatureRow, FeatureWriter};
+use contract::{FeatureMeta, FeatureReader, FeatureRow, FeatureWriter};
 
 use super::backbone::Backbone;
 use super::ExtractError;
@@ -12,7 +12,7 @@ use super::ExtractError;
 /// Identifies the features a backbone produces: equal fingerprints, interchangeable rows.
 pub fn fingerprint(backbone: &dyn Backbone) -> String {
     let identity = serde_json::json!({
-        "format_version": featurefile::FORMAT_VERSION,
+        "format_version": contract::FORMAT_VERSION,
         "variant": backbone.variant(),
         "feature_dim": backbone.feature_dim(),
         "feature_layer": backbone.feature_layer(),
@@ -149,7 +149,12 @@ impl FeatureCache {
             .dir
             .join(format!("{}{TIMING_SUFFIX}", self.chunk_prefix));
         let json = serde_json::to_string(&timing).expect("plain data serialises");
-        super::write_atomically(&path, json.as_bytes())
+        contract::atomic::write_atomically(&path, json.as_bytes()).map_err(|source| {
+            ExtractError::Io {
+                path: path.clone(),
+                source,
+            }
+        })
     }
 
     /// Backbone time and images over every run that computed rows for this cache.

@@ -8,30 +8,27 @@
 //! atomic rename: a crash loses at most the chunk in flight, and a rerun resumes.
 
 mod backbone;
+pub mod batcher;
 mod cache;
 mod lock;
 mod progress;
-mod record;
-mod rejects;
 mod shard;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use featurefile::{FeatureFileError, FeatureMeta, FeatureRow, FeatureWriter};
-use rayon::prelude::*;
+use contract::rejects::Reject;
+use contract::run_record::{RunRecord, VariantRecord, RUN_RECORD_SCHEMA_VERSION};
+use contract::{extra, FeatureFileError, FeatureMeta, FeatureRow, FeatureWriter, RecordError};
 
 pub use backbone::{Backbone, BackboneError};
+pub use batcher::{run_batches, BatchStats, Work, DEFAULT_CHUNK_ROWS};
 pub use cache::{fingerprint, FeatureCache};
 pub use progress::{Progress, ProgressMode};
-pub use record::{RunRecord, VariantRecord};
-pub use rejects::Reject;
 pub use shard::Shard;
 
-use crate::preprocess::{decode_rgb, resize_for_input, DecodeLimits};
+use crate::preprocess::DecodeLimits;
 use dataset::{ImageEntry, ScanReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +40,8 @@ pub enum ExtractError {
     },
     #[error(transparent)]
     FeatureFile(#[from] FeatureFileError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
     #[error("another extract is already writing to {dir} ({holder}); wait for it or choose another --out")]
     AlreadyRunning { dir: PathBuf, holder: String },
     #[error("backbone {variant} failed: {source} (every feature computed so far is committed to the cache)")]
@@ -73,7 +72,7 @@ impl ExtractOptions {
             out_dir: out_dir.into(),
             shard: None,
             limits: DecodeLimits::default(),
-            chunk_rows: 256,
+            chunk_rows: DEFAULT_CHUNK_ROWS,
             strict: false,
             progress: ProgressMode::Auto,
         }
@@ -116,18 +115,6 @@ pub fn check_output_dir(dir: &Path) -> Result<(), ExtractError> {
     std::fs::write(&probe, b"").map_err(io)?;
     std::fs::remove_file(&probe).map_err(io)
 }
-
-/// One decoded image, resized for each backbone that needs it.
-struct Prepared {
-    image: usize,
-    inputs: Vec<Option<Vec<u8>>>,
-}
-
-/// `effprobe.extra.*` keys: the backbone's mean forward time per image over every
-/// run that computed rows of this cache (so a run served from the cache still
-/// knows what extraction costs), and how many images that mean covers.
-pub const EXTRA_SECONDS_PER_IMAGE: &str = "backbone_seconds_per_image";
-pub const EXTRA_TIMED_IMAGES: &str = "backbone_timed_images";
 
 pub fn extract(
     report: &ScanReport,
@@ -184,105 +171,45 @@ pub fn extract(
         .iter()
         .map(|c| images.iter().filter(|i| c.contains(&i.key)).count())
         .collect();
+    let work: Vec<Work> = todo
+        .iter()
+        .map(|(index, needs)| Work {
+            source: &images[*index].source,
+            key: &images[*index].key,
+            needs: needs.clone(),
+        })
+        .collect();
 
-    let recipes: Vec<_> = backbones.iter().map(|b| b.recipe().clone()).collect();
-    let decode_nanos = AtomicU64::new(0);
     let mut rejects: Vec<Reject> = Vec::new();
-    let mut computed = vec![0usize; backbones.len()];
-    let mut backbone_seconds = vec![0f64; backbones.len()];
-    let mut progress = progress::Progress::new(todo.len() as u64, options.progress);
-    let batch_sizes: Vec<usize> = backbones.iter().map(|b| b.batch_size().max(1)).collect();
-    let capacity = batch_sizes.iter().copied().max().unwrap_or(1) * 2;
-
-    let outcome: Result<(), ExtractError> = std::thread::scope(|scope| {
-        let (sender, receiver) = sync_channel::<Result<Prepared, Reject>>(capacity);
-        let images = &images;
-        let recipes = &recipes;
-        let decode_nanos = &decode_nanos;
-        let todo = &todo;
-        let limits = options.limits;
-        scope.spawn(move || {
-            todo.par_iter().for_each_init(
-                || (sender.clone(), fast_image_resize::Resizer::new()),
-                |(sender, resizer), (index, needs)| {
-                    let began = Instant::now();
-                    let prepared = prepare(images[*index], *index, needs, recipes, limits, resizer);
-                    decode_nanos.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    // A closed channel means the consumer stopped on an error.
-                    let _ = sender.send(prepared);
-                },
-            );
-        });
-
-        let mut pending: Vec<Vec<(usize, Vec<u8>)>> = vec![Vec::new(); backbones.len()];
-        let mut run = |b: usize,
-                       batch: Vec<(usize, Vec<u8>)>,
-                       caches: &mut Vec<FeatureCache>|
-         -> Result<(), ExtractError> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let inputs: Vec<&[u8]> = batch.iter().map(|(_, input)| input.as_slice()).collect();
-            let began = Instant::now();
-            let features =
-                backbones[b]
-                    .forward(&inputs)
-                    .map_err(|source| ExtractError::Backbone {
-                        variant: backbones[b].variant().to_string(),
-                        source,
-                    })?;
-            backbone_seconds[b] += began.elapsed().as_secs_f64();
-            let dim = backbones[b].feature_dim();
-            if features.len() != batch.len() * dim {
-                return Err(ExtractError::Backbone {
-                    variant: backbones[b].variant().to_string(),
-                    source: BackboneError(format!(
-                        "returned {} values for {} images of width {dim}",
-                        features.len(),
-                        batch.len()
-                    )),
-                });
-            }
-            for ((image, _), feature) in batch.iter().zip(features.chunks_exact(dim)) {
-                caches[b].append(row(images[*image], feature.to_vec()))?;
-            }
-            computed[b] += batch.len();
-            Ok(())
-        };
-        let mut consume = || -> Result<(), ExtractError> {
-            for message in receiver.iter() {
-                match message {
-                    Err(reject) => rejects.push(reject),
-                    Ok(prepared) => {
-                        for (b, input) in prepared.inputs.into_iter().enumerate() {
-                            if let Some(input) = input {
-                                pending[b].push((prepared.image, input));
-                                if pending[b].len() >= batch_sizes[b] {
-                                    let batch = std::mem::take(&mut pending[b]);
-                                    run(b, batch, &mut caches)?;
-                                }
-                            }
-                        }
-                    }
-                }
-                progress.advance(1);
-            }
-            for (b, batch) in pending.iter_mut().enumerate() {
-                run(b, std::mem::take(batch), &mut caches)?;
-            }
-            Ok(())
-        };
-        let result = consume();
-        drop(receiver);
-        result
-    });
+    let mut progress = progress::Progress::new(work.len() as u64, options.progress);
+    let mut running: Vec<&mut dyn Backbone> = backbones
+        .iter_mut()
+        .map(|b| &mut **b as &mut dyn Backbone)
+        .collect();
+    let (stats, outcome) = run_batches(
+        &work,
+        &mut running,
+        options.limits,
+        &mut progress,
+        |b, w, feature| caches[b].append(row(images[todo[w].0], feature.to_vec())),
+        |w, reason| {
+            let image = images[todo[w].0];
+            rejects.push(Reject {
+                path: image.path.clone(),
+                stage: "decode".into(),
+                reason,
+                key: Some(image.key.clone()),
+            })
+        },
+    );
+    drop(running);
     progress.finish();
     // Whatever happened, keep every feature already computed.
     for (b, cache) in caches.iter_mut().enumerate() {
         cache.commit()?;
         cache.record_timing(cache::BackboneTiming {
-            images: computed[b],
-            seconds: backbone_seconds[b],
+            images: stats.computed[b],
+            seconds: stats.backbone_seconds[b],
         })?;
     }
     outcome?;
@@ -302,11 +229,11 @@ pub fn extract(
         let mut meta = feature_meta(backbone.as_ref(), &report.classes);
         if let Some(timing) = timing {
             meta.extra.insert(
-                EXTRA_SECONDS_PER_IMAGE.into(),
+                extra::SECONDS_PER_IMAGE.into(),
                 timing.seconds_per_image().to_string(),
             );
             meta.extra
-                .insert(EXTRA_TIMED_IMAGES.into(), timing.images.to_string());
+                .insert(extra::TIMED_IMAGES.into(), timing.images.to_string());
         }
         let rows = write_output(&output, meta, &kept, features, options.shard)?;
         variants.push(VariantRecord {
@@ -316,10 +243,10 @@ pub fn extract(
             feature_dim: backbone.feature_dim(),
             input_size: backbone.recipe().input_size,
             cached_hits: cached_hits[b],
-            computed: computed[b],
-            backbone_seconds: backbone_seconds[b],
-            images_per_second: if backbone_seconds[b] > 0.0 {
-                computed[b] as f64 / backbone_seconds[b]
+            computed: stats.computed[b],
+            backbone_seconds: stats.backbone_seconds[b],
+            images_per_second: if stats.backbone_seconds[b] > 0.0 {
+                stats.computed[b] as f64 / stats.backbone_seconds[b]
             } else {
                 0.0
             },
@@ -333,17 +260,27 @@ pub fn extract(
         });
     }
 
-    let mut all_rejects: Vec<Reject> = report.problems.iter().map(Reject::from_scan).collect();
+    let mut all_rejects: Vec<Reject> = report
+        .problems
+        .iter()
+        .map(|problem| Reject {
+            path: problem.path.clone(),
+            stage: "scan".into(),
+            reason: problem.reason.clone(),
+            key: None,
+        })
+        .collect();
     all_rejects.extend(rejects);
     all_rejects.sort_by(|a, b| a.path.cmp(&b.path));
     let rejects_path = options.side_file("rejects", "csv");
-    rejects::write(&rejects_path, &all_rejects)?;
+    contract::rejects::write(&rejects_path, &all_rejects)?;
 
     let record = RunRecord {
+        schema_version: RUN_RECORD_SCHEMA_VERSION,
         tool_version: format!("effprobe {}", env!("CARGO_PKG_VERSION")),
         started_at,
         dataset: report.root.display().to_string(),
-        dataset_scan: report.summary(),
+        dataset_scan: Some(report.summary()),
         output_dir: out.display().to_string(),
         shard: options.shard.map(|s| s.to_string()),
         files_scanned: report.files_seen(),
@@ -352,13 +289,12 @@ pub fn extract(
         decoded: todo.len() - all_rejects.iter().filter(|r| r.stage == "decode").count(),
         rejected: all_rejects.len(),
         rejects_file: rejects_path.display().to_string(),
-        decode_seconds: decode_nanos.load(Ordering::Relaxed) as f64 * 1e-9,
+        decode_seconds: stats.decode_seconds,
         wall_seconds: wall.elapsed().as_secs_f64(),
+        peak_rss_bytes: peak_rss_bytes(),
         variants,
     };
-    let record_path = options.side_file("run", "json");
-    let json = serde_json::to_string_pretty(&record).expect("plain data serialises");
-    write_atomically(&record_path, json.as_bytes())?;
+    record.write(&options.side_file("run", "json"))?;
     if options.strict && !all_rejects.is_empty() {
         return Err(ExtractError::StrictRejects {
             count: all_rejects.len(),
@@ -393,45 +329,6 @@ fn row(image: &ImageEntry, feature: Vec<f32>) -> FeatureRow {
     }
 }
 
-fn prepare(
-    image: &ImageEntry,
-    index: usize,
-    needs: &[bool],
-    recipes: &[featurefile::Preprocessing],
-    limits: DecodeLimits,
-    resizer: &mut fast_image_resize::Resizer,
-) -> Result<Prepared, Reject> {
-    let reject = |reason: String| Reject {
-        path: image.path.clone(),
-        key: Some(image.key.clone()),
-        stage: "decode",
-        reason,
-    };
-    let bytes = image
-        .source
-        .read()
-        .map_err(|e| reject(format!("cannot read: {e}")))?;
-    // The file may have changed since the scan hashed it: its key would be stale.
-    if blake3::hash(&bytes).to_hex().as_str() != image.key {
-        return Err(reject(
-            "changed since the scan (content hash differs); rerun".into(),
-        ));
-    }
-    let rgb = decode_rgb(&bytes, limits).map_err(|e| reject(e.to_string()))?;
-    let mut inputs = Vec::with_capacity(needs.len());
-    for (need, recipe) in needs.iter().zip(recipes) {
-        inputs.push(if *need {
-            Some(resize_for_input(&rgb, recipe, resizer).map_err(|e| reject(e.to_string()))?)
-        } else {
-            None
-        });
-    }
-    Ok(Prepared {
-        image: index,
-        inputs,
-    })
-}
-
 /// Writes the dataset's current rows, in path order, with path, label and split
 /// refreshed from the scan.
 fn write_output(
@@ -449,7 +346,7 @@ fn write_output(
     }
     let mut meta = meta;
     if let Some(shard) = shard {
-        meta.extra.insert("shard".into(), shard.to_string());
+        meta.extra.insert(extra::SHARD.into(), shard.to_string());
     }
     let mut writer = FeatureWriter::create(path, &meta)?;
     for image in images {
@@ -460,12 +357,10 @@ fn write_output(
     Ok(writer.finish()?)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExtractError> {
-    let io = |source| ExtractError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let temporary = path.with_extension("partial");
-    std::fs::write(&temporary, bytes).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+/// This process's peak resident memory so far (Linux `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

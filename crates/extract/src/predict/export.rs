@@ -16,8 +16,9 @@
 
 use std::path::{Path, PathBuf};
 
-use featurefile::head_file::Activation;
-use featurefile::{Preprocessing, WeightsIdentity};
+use contract::atomic::{write_atomically, AtomicFile};
+use contract::head_file::Activation;
+use contract::{Preprocessing, WeightsIdentity};
 use serde::Serialize;
 use tch::{CModule, Device, Kind, Tensor};
 
@@ -119,19 +120,18 @@ pub fn export(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model.pt".into());
-    let temporary = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    module
-        .save(&temporary)
-        .map_err(|e| fail(format!("cannot save: {e}")))?;
-    let checked = self_check(&temporary, &classifier, side);
-    if let Err(reason) = checked {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(fail(reason));
-    }
-    std::fs::rename(&temporary, out).map_err(|source| PredictError::Io {
+    let io = |source| PredictError::Io {
         path: out.to_path_buf(),
         source,
-    })?;
+    };
+    // libtorch writes the module itself, to the temporary; only a module that
+    // loads back and agrees with the network is renamed into place.
+    let saved = AtomicFile::create(out).map_err(io)?;
+    module
+        .save(saved.temporary())
+        .map_err(|e| fail(format!("cannot save: {e}")))?;
+    self_check(saved.temporary(), &classifier, side).map_err(fail)?;
+    saved.commit().map_err(io)?;
 
     let file = &head.file;
     let head_bytes = std::fs::read(&head.path).map_err(|source| PredictError::Io {
@@ -170,7 +170,7 @@ pub fn export(
     };
     let json = serde_json::to_string_pretty(&sidecar).expect("plain data serialises");
     let sidecar_file = sidecar_path(out);
-    std::fs::write(&sidecar_file, json).map_err(|source| PredictError::Io {
+    write_atomically(&sidecar_file, json.as_bytes()).map_err(|source| PredictError::Io {
         path: sidecar_file,
         source,
     })?;

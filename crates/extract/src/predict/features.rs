@@ -1,18 +1,21 @@
 //! Features for the files to classify: each distinct content once, from the
-//! feature cache when it holds it, otherwise decoded on all cores and run through
-//! the backbone in batches while decoding goes on, as the extract pipeline does.
+//! feature cache when it holds it, otherwise through the pipeline's batcher
+//! ([`crate::pipeline::batcher`]), the same path `extract` takes.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use featurefile::{FeatureRow, Preprocessing, Split};
+use contract::{FeatureRow, Split};
+use dataset::ImageSource;
 use rayon::prelude::*;
 
-use crate::pipeline::{fingerprint, Backbone, FeatureCache, Progress, ProgressMode};
-use crate::preprocess::{decode_rgb, resize_for_input, DecodeLimits};
+use crate::pipeline::{
+    fingerprint, run_batches, Backbone, FeatureCache, Progress, ProgressMode, Work,
+    DEFAULT_CHUNK_ROWS,
+};
+use crate::preprocess::DecodeLimits;
 
 use super::inputs::InputFile;
 use super::PredictError;
@@ -69,9 +72,9 @@ pub fn features(
     classes: &[String],
     options: &FeatureOptions,
 ) -> Result<Features, PredictError> {
-    let decode_nanos = AtomicU64::new(0);
+    let hash_nanos = AtomicU64::new(0);
     let timed = |began: Instant| {
-        decode_nanos.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        hash_nanos.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
     };
 
     // Content keys first: they find cached rows and duplicates before any decoding.
@@ -117,89 +120,46 @@ pub fn features(
         .collect();
     todo.sort();
 
-    let recipe = backbone.recipe().clone();
-    let batch_size = backbone.batch_size().max(1);
-    let dim = backbone.feature_dim();
-    let mut progress = Progress::new(todo.len() as u64, options.progress);
+    let sources: Vec<ImageSource> = todo
+        .iter()
+        .map(|(input, _)| ImageSource::File(files[*input].path.clone()))
+        .collect();
+    let work: Vec<Work> = todo
+        .iter()
+        .zip(&sources)
+        .map(|((_, key), source)| Work {
+            source,
+            key,
+            needs: vec![true],
+        })
+        .collect();
+    let mut progress = Progress::new(work.len() as u64, options.progress);
     let mut failed: HashMap<String, String> = HashMap::new();
-    let mut computed = 0usize;
-    let mut backbone_seconds = 0f64;
-    let outcome = std::thread::scope(|scope| -> Result<(), PredictError> {
-        let (sender, receiver) = sync_channel::<(usize, Result<Vec<u8>, String>)>(batch_size * 2);
-        let todo = &todo;
-        let recipe = &recipe;
-        let timed = &timed;
-        let limits = options.limits;
-        scope.spawn(move || {
-            todo.par_iter().enumerate().for_each_init(
-                || (sender.clone(), fast_image_resize::Resizer::new()),
-                |(sender, resizer), (slot, (input, key))| {
-                    let began = Instant::now();
-                    let prepared = prepare(&files[*input], key, recipe, limits, resizer);
-                    timed(began);
-                    // A closed channel means the consumer stopped on an error.
-                    let _ = sender.send((slot, prepared));
-                },
-            );
-        });
-
-        let mut flush = |batch: &mut Vec<(usize, Vec<u8>)>| -> Result<(), PredictError> {
-            if batch.is_empty() {
-                return Ok(());
+    let write_cache = writes(options);
+    let (stats, outcome) = run_batches(
+        &work,
+        &mut [backbone],
+        options.limits,
+        &mut progress,
+        |_, slot, feature| {
+            let (input, key) = todo[slot];
+            if let Some(cache) = cache.as_mut().filter(|_| write_cache) {
+                cache.append(FeatureRow {
+                    key: key.to_string(),
+                    path: files[input].shown.clone(),
+                    label: UNLABELLED,
+                    label_name: String::new(),
+                    split: Split::Test,
+                    feature: feature.to_vec(),
+                })?;
             }
-            let inputs: Vec<&[u8]> = batch.iter().map(|(_, pixels)| pixels.as_slice()).collect();
-            let began = Instant::now();
-            let features = backbone.forward(&inputs).map_err(PredictError::Backbone)?;
-            backbone_seconds += began.elapsed().as_secs_f64();
-            if features.len() != batch.len() * dim {
-                return Err(PredictError::Backbone(crate::pipeline::BackboneError(
-                    format!(
-                        "returned {} values for {} images of width {dim}",
-                        features.len(),
-                        batch.len()
-                    ),
-                )));
-            }
-            for ((slot, _), feature) in batch.iter().zip(features.chunks_exact(dim)) {
-                let (input, key) = todo[*slot];
-                if let Some(cache) = cache.as_mut().filter(|_| writes(options)) {
-                    cache.append(FeatureRow {
-                        key: key.to_string(),
-                        path: files[input].shown.clone(),
-                        label: UNLABELLED,
-                        label_name: String::new(),
-                        split: Split::Test,
-                        feature: feature.to_vec(),
-                    })?;
-                }
-                by_key.insert(key.to_string(), feature.to_vec());
-            }
-            computed += batch.len();
-            batch.clear();
+            by_key.insert(key.to_string(), feature.to_vec());
             Ok(())
-        };
-        let mut consume = || -> Result<(), PredictError> {
-            let mut pending = Vec::with_capacity(batch_size);
-            for (slot, prepared) in receiver.iter() {
-                match prepared {
-                    Ok(pixels) => {
-                        pending.push((slot, pixels));
-                        if pending.len() >= batch_size {
-                            flush(&mut pending)?;
-                        }
-                    }
-                    Err(reason) => {
-                        failed.insert(todo[slot].1.to_string(), reason);
-                    }
-                }
-                progress.advance(1);
-            }
-            flush(&mut pending)
-        };
-        let result = consume();
-        drop(receiver);
-        result
-    });
+        },
+        |slot, reason| {
+            failed.insert(todo[slot].1.to_string(), reason);
+        },
+    );
     progress.finish();
     // Whatever happened, keep every feature already computed.
     let cache_dir = match cache.as_mut() {
@@ -227,11 +187,11 @@ pub fn features(
     Ok(Features {
         keys,
         by_key,
-        computed,
+        computed: stats.computed[0],
         cached,
         duplicates,
-        backbone_seconds,
-        decode_seconds: decode_nanos.load(Ordering::Relaxed) as f64 * 1e-9,
+        backbone_seconds: stats.backbone_seconds[0],
+        decode_seconds: hash_nanos.load(Ordering::Relaxed) as f64 * 1e-9 + stats.decode_seconds,
         cache_dir,
     })
 }
@@ -266,26 +226,6 @@ fn open_cache(
         meta,
         &fingerprint,
         &owner,
-        CHUNK_ROWS,
+        DEFAULT_CHUNK_ROWS,
     )?))
-}
-
-/// Rows per committed cache chunk, as `extract`'s default: the most a crash loses.
-const CHUNK_ROWS: usize = 256;
-
-/// Reads the file again (it was only hashed so far), checks it is still the
-/// content that was looked up, and makes the backbone's input from it.
-fn prepare(
-    file: &InputFile,
-    key: &str,
-    recipe: &Preprocessing,
-    limits: DecodeLimits,
-    resizer: &mut fast_image_resize::Resizer,
-) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(&file.path).map_err(|e| format!("cannot read: {e}"))?;
-    if blake3::hash(&bytes).to_hex().as_str() != key {
-        return Err("changed while being classified (content hash differs); rerun".into());
-    }
-    let rgb = decode_rgb(&bytes, limits).map_err(|e| e.to_string())?;
-    resize_for_input(&rgb, recipe, resizer).map_err(|e| e.to_string())
 }

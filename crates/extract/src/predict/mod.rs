@@ -8,7 +8,7 @@
 //! come from a feature cache when it holds them, else from the backbone with the
 //! pipeline's throughput: parallel decode, bounded queue, batched forward
 //! ([`features`]). The head itself is applied as the head file defines it
-//! ([`featurefile::HeadFile::probabilities`]).
+//! ([`contract::HeadFile::probabilities`]).
 
 pub mod export;
 pub mod features;
@@ -19,7 +19,7 @@ pub mod rebuild;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use featurefile::{HeadFile, HeadFileError};
+use contract::{HeadFile, HeadFileError};
 
 use crate::pipeline::{Backbone, BackboneError, ExtractError};
 use crate::weights_spec::WeightsSpecError;

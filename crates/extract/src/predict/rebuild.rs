@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featurefile::HeadFile;
+use contract::HeadFile;
 
 use crate::extractor::TchExtractor;
 use crate::model::Variant;

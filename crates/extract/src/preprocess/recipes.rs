@@ -1,4 +1,4 @@
-use featurefile::{Interpolation, Preprocessing, ResizeMode};
+use contract::{Interpolation, Preprocessing, ResizeMode};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum RecipeError {

@@ -1,6 +1,6 @@
+use contract::{Interpolation, Preprocessing, ResizeMode};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use featurefile::{Interpolation, Preprocessing, ResizeMode};
 use image::RgbImage;
 
 #[derive(Debug, thiserror::Error)]

@@ -32,7 +32,7 @@ pub const COLUMN_BLOCK: usize = 256;
 /// How many rows ahead a row is asked of the caches.
 const PREFETCH_DISTANCE: usize = 2;
 
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
     pub lr: f32,
     pub beta1: f32,

@@ -19,8 +19,8 @@ impl Default for LbfgsConfig {
     fn default() -> Self {
         LbfgsConfig {
             memory: 10,
-            tol: 1e-6,
-            max_iter: 1000,
+            tol: contract::metrics::HeadOptions::DEFAULT_TOL,
+            max_iter: contract::metrics::HeadOptions::DEFAULT_MAX_ITER,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featurefile::{
+use contract::{
     FeatureMeta, FeatureRow, FeatureWriter, Interpolation, Preprocessing, ResizeMode, Split,
     WeightsIdentity,
 };

@@ -3,43 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use featurefile::{FeatureDataset, FeatureMeta};
+use contract::{FeatureDataset, FeatureMeta};
 
 use crate::error::{io_error, Result};
 
-/// `effprobe.extra.*` keys the report reads when a writer records them: the
-/// size in bytes of the weights file and the backbone's parameter count
-/// (without the classifier). Absent keys fall back to [`crate::known`].
-pub const EXTRA_WEIGHTS_BYTES: &str = "weights_bytes";
-pub const EXTRA_BACKBONE_PARAMETERS: &str = "backbone_parameters";
-/// The backbone's mean forward seconds per image, over every extract run that
-/// computed rows of these features (cached rows keep their cost).
-pub const EXTRA_SECONDS_PER_IMAGE: &str = "backbone_seconds_per_image";
-
+/// One feature dataset: where, its metadata (the `effprobe.extra.*` facts through
+/// [`FeatureMeta`]'s getters; absent ones fall back to [`crate::known`]), rows.
 #[derive(Clone, Debug)]
 pub struct FeatureInfo {
     pub path: PathBuf,
     pub meta: FeatureMeta,
     pub rows: usize,
-}
-
-impl FeatureInfo {
-    pub fn weights_bytes(&self) -> Option<u64> {
-        self.meta.extra.get(EXTRA_WEIGHTS_BYTES)?.parse().ok()
-    }
-
-    pub fn backbone_parameters(&self) -> Option<u64> {
-        self.meta.extra.get(EXTRA_BACKBONE_PARAMETERS)?.parse().ok()
-    }
-
-    pub fn backbone_seconds_per_image(&self) -> Option<f64> {
-        self.meta
-            .extra
-            .get(EXTRA_SECONDS_PER_IMAGE)?
-            .parse()
-            .ok()
-            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-    }
 }
 
 /// Every feature dataset directly under a folder: `*.parquet` files and folders

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use featurefile::HeadFile;
+use contract::HeadFile;
 
 use crate::error::Result;
 

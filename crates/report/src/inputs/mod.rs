@@ -2,16 +2,16 @@
 //! `head.safetensors` metadata) and, optionally, the feature folder's metadata
 //! (each feature file's footer and the extract run record `run.json`).
 
-mod extract_record;
+//! Every one of these files is defined, written and read by the contract crate;
+//! this module only finds them.
+
 mod features;
 mod head_file;
-mod history;
-mod metrics;
 mod run;
 
-pub use extract_record::{ExtractRecord, VariantRecord, EXTRACT_RECORD_FILE};
-pub use features::{FeatureIndex, FeatureInfo, EXTRA_BACKBONE_PARAMETERS, EXTRA_WEIGHTS_BYTES};
+pub use contract::history::HistoryRow;
+pub use contract::metrics::{HeadMetrics, SplitMetrics};
+pub use contract::run_record::{RunRecord, VariantRecord, RUN_RECORD_FILE};
+pub use features::{FeatureIndex, FeatureInfo};
 pub use head_file::HeadFileMeta;
-pub use history::HistoryRow;
-pub use metrics::{Metrics, SplitMetrics};
 pub use run::{find_runs, HeadRun};

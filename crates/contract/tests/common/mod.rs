@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use featurefile::{
+use contract::{
     FeatureMeta, FeatureRow, Interpolation, Preprocessing, ResizeMode, Split, WeightsIdentity,
 };
 

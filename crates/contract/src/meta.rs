@@ -9,11 +9,6 @@ use crate::{FeatureFileError, Result};
 /// Bumped on any change a reader of the previous version would misread.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// `effprobe.extra.*` key of where the backbone's weights can be loaded again (an
-/// absolute safetensors path, a Hugging Face name, or `random:SEED`): `extract` writes it, `head-train`
-/// copies it into the head file so `extract predict` can rebuild the backbone.
-pub const EXTRA_WEIGHTS_LOCATION: &str = "weights_location";
-
 const PREFIX: &str = "effprobe.";
 const EXTRA_PREFIX: &str = "effprobe.extra.";
 

@@ -10,7 +10,7 @@ use arrow_array::{
     ArrayRef, FixedSizeListArray, Float32Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow_schema::{DataType, Field, Schema};
-use featurefile::{FeatureDataset, FeatureReader, FeatureWriter};
+use contract::{FeatureDataset, FeatureReader, FeatureWriter};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;

@@ -235,10 +235,13 @@ impl HeadFile {
         })
     }
 
+    /// Writes the file atomically.
     pub fn write(&self, path: &Path) -> Result<(), HeadFileError> {
-        std::fs::write(path, self.to_bytes()).map_err(|source| HeadFileError::Io {
-            path: path.to_path_buf(),
-            source,
+        crate::atomic::write_atomically(path, &self.to_bytes()).map_err(|source| {
+            HeadFileError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 

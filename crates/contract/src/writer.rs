@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
+use crate::atomic::AtomicFile;
 use crate::schema::{feature_item_field, feature_schema, FEATURE};
 use crate::{FeatureFileError, FeatureMeta, Result, Split};
 
@@ -35,7 +35,7 @@ pub struct FeatureRow {
 pub struct FeatureWriter {
     target: PathBuf,
     temporary: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<ArrowWriter<AtomicFile>>,
     schema: SchemaRef,
     feature_dim: usize,
     pending: Vec<FeatureRow>,
@@ -50,17 +50,11 @@ const DEFAULT_ROWS_PER_GROUP: usize = 1024;
 impl FeatureWriter {
     pub fn create(path: impl AsRef<Path>, meta: &FeatureMeta) -> Result<Self> {
         let target = path.as_ref().to_path_buf();
-        let file_name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temporary =
-            target.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
-        let io_error = |source| FeatureFileError::Io {
-            path: temporary.clone(),
+        let file = AtomicFile::create(&target).map_err(|source| FeatureFileError::Io {
+            path: target.clone(),
             source,
-        };
-        let file = File::create(&temporary).map_err(io_error)?;
+        })?;
+        let temporary = file.temporary().to_path_buf();
 
         let key_values = meta.to_key_values();
         // In both places: the Parquet footer for every reader, the embedded Arrow
@@ -211,24 +205,8 @@ impl FeatureWriter {
                     path: temporary.clone(),
                     source,
                 })?;
-            file.sync_all().map_err(io_error(&temporary))?;
-        }
-        std::fs::rename(&temporary, &self.target).map_err(io_error(&self.target))?;
-        if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the rename itself durable; failure here loses nothing already written.
-            if let Ok(dir) = File::open(dir) {
-                let _ = dir.sync_all();
-            }
+            file.commit().map_err(io_error(&self.target))?;
         }
         Ok(self.rows_written)
-    }
-}
-
-impl Drop for FeatureWriter {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            // Dropped without `finish`: the file is incomplete, so it never takes the real name.
-            let _ = std::fs::remove_file(&self.temporary);
-        }
     }
 }

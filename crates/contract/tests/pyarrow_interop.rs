@@ -2,7 +2,7 @@
 
 mod common;
 
-use featurefile::FeatureWriter;
+use contract::FeatureWriter;
 
 #[test]
 fn pyarrow_and_pandas_read_every_value_bit_exactly() {

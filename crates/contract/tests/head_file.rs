@@ -3,8 +3,8 @@
 
 mod common;
 
-use featurefile::head_file::{Activation, HeadFile, HeadStandardization, HEAD_FILE_NAME};
-use featurefile::WeightsIdentity;
+use contract::head_file::{Activation, HeadFile, HeadStandardization, HEAD_FILE_NAME};
+use contract::WeightsIdentity;
 
 fn head(classes: &[&str], dim: usize, standardized: bool) -> HeadFile {
     let outputs = if classes.len() == 2 { 1 } else { classes.len() };

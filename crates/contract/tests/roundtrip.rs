@@ -1,6 +1,6 @@
 mod common;
 
-use featurefile::{FeatureDataset, FeatureReader, FeatureWriter};
+use contract::{FeatureDataset, FeatureReader, FeatureWriter};
 
 #[test]
 fn rows_and_metadata_round_trip_across_row_groups_and_batches() {

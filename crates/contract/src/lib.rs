@@ -1,0 +1,49 @@
+//! The contract between effprobe's stages: every file one stage hands to another,
+//! each with one typed definition, one writer and one reader. It never links
+//! libtorch.
+//!
+//! | file | written by | read by |
+//! |---|---|---|
+//! | feature file (`VARIANT.parquet`, [`FeatureWriter`], [`FeatureReader`]) | extract | head-train, report, extract predict |
+//! | `head.safetensors` ([`head_file`]) | head-train | extract predict / export, report |
+//! | `metrics.json` ([`metrics`]) | head-train | report |
+//! | `history.csv` ([`history`]) | head-train | report |
+//! | `run.json` ([`run_record`]) | extract | report, scripts/compare |
+//! | `rejects.csv` ([`rejects`]) | extract | people, scripts |
+//! | `effprobe.extra.*` keys ([`extra`]) | extract | head-train, report |
+//!
+//! The feature file: one Parquet file (or a directory of part files) per backbone,
+//! holding one pooled feature vector per image plus enough metadata to know
+//! exactly how it was made. Columns: `key` (blake3 hex of the image bytes), `path`
+//! (relative to the dataset root), `label` (int32), `label_name` (utf8), `split`
+//! (train / val / test), `feature` (FixedSizeList<Float32, D>). File metadata: see
+//! [`FeatureMeta`]. Every file is published atomically ([`atomic`]).
+
+pub mod atomic;
+mod error;
+pub mod extra;
+pub mod head_file;
+pub mod history;
+mod meta;
+pub mod metrics;
+mod reader;
+pub mod records;
+pub mod rejects;
+pub mod run_record;
+mod schema;
+mod split;
+mod writer;
+
+pub use error::FeatureFileError;
+pub use head_file::{HeadFile, HeadFileError};
+pub use meta::{
+    FeatureMeta, Interpolation, Preprocessing, ResizeMode, WeightsIdentity, FORMAT_VERSION,
+};
+pub use metrics::HeadMetrics;
+pub use reader::{FeatureBatch, FeatureDataset, FeatureReader};
+pub use records::RecordError;
+pub use run_record::{DatasetSummary, RunRecord};
+pub use split::Split;
+pub use writer::{FeatureRow, FeatureWriter};
+
+pub type Result<T, E = FeatureFileError> = std::result::Result<T, E>;

@@ -1,0 +1,89 @@
+//! What every JSON and CSV record between stages shares: one error type naming
+//! the file, versioned reading, atomic writing.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::atomic::write_atomically;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid {what}: {reason}")]
+    Malformed {
+        path: PathBuf,
+        what: &'static str,
+        reason: String,
+    },
+    #[error("{path}: {what} has schema_version {found}, newer than the {supported} this build reads; read it with a newer effprobe")]
+    NewerSchema {
+        path: PathBuf,
+        what: &'static str,
+        found: u64,
+        supported: u32,
+    },
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
+    move |source| RecordError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads a JSON record whose `schema_version` this build understands. A record
+/// without one is read as `unversioned` (files written before it was recorded),
+/// or refused when that is `None`.
+pub(crate) fn read_versioned_json<T: DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+    supported: u32,
+    unversioned: Option<u32>,
+) -> Result<T, RecordError> {
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    let malformed = |reason: String| RecordError::Malformed {
+        path: path.to_path_buf(),
+        what,
+        reason,
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    let version = match value.get("schema_version") {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| malformed(format!("schema_version is {v}, not a number")))?,
+        None => match unversioned {
+            Some(assumed) => {
+                value["schema_version"] = assumed.into();
+                u64::from(assumed)
+            }
+            None => return Err(malformed("no schema_version".into())),
+        },
+    };
+    if version > u64::from(supported) {
+        return Err(RecordError::NewerSchema {
+            path: path.to_path_buf(),
+            what,
+            found: version,
+            supported,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| malformed(e.to_string()))
+}
+
+/// Pretty JSON, written atomically.
+pub(crate) fn write_json<T: Serialize>(path: &Path, record: &T) -> Result<(), RecordError> {
+    let mut json = serde_json::to_string_pretty(record).map_err(|e| RecordError::Malformed {
+        path: path.to_path_buf(),
+        what: "record",
+        reason: e.to_string(),
+    })?;
+    json.push('\n');
+    write_atomically(path, json.as_bytes()).map_err(io_error(path))
+}

@@ -85,7 +85,7 @@ pub fn write(table: Table, source: &str, out: &Path) -> Result<Written> {
     };
     let save = |name: &str, text: &str| -> Result<PathBuf> {
         let path = out.join(name);
-        std::fs::write(&path, text).map_err(io_error(&path))?;
+        contract::atomic::write_atomically(&path, text.as_bytes()).map_err(io_error(&path))?;
         Ok(path)
     };
     let markdown = save(MARKDOWN_FILE, &writers::markdown::markdown(&table, &plots))?;

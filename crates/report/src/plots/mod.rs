@@ -10,6 +10,7 @@ mod time;
 
 use std::path::Path;
 
+use contract::atomic::write_atomically;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -135,9 +136,9 @@ pub fn write_all(table: &Table, out: &Path) -> Result<Vec<PlotFile>> {
         .map(|&kind| {
             let plot = render(kind, table)?;
             let svg_path = dir.join(format!("{}.svg", kind.name()));
-            std::fs::write(&svg_path, &plot.svg).map_err(io_error(&svg_path))?;
+            write_atomically(&svg_path, plot.svg.as_bytes()).map_err(io_error(&svg_path))?;
             let png_path = dir.join(format!("{}.png", kind.name()));
-            std::fs::write(&png_path, &plot.png).map_err(io_error(&png_path))?;
+            write_atomically(&png_path, &plot.png).map_err(io_error(&png_path))?;
             Ok(PlotFile {
                 name: kind.name(),
                 title: kind.title(table),

@@ -5,8 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::AtomicFile;
-use crate::records::{io_error, RecordError};
+use crate::records::{read_csv, write_csv, RecordError};
 
 pub const HISTORY_FILE: &str = "history.csv";
 /// The header every reader checks: a changed column is a changed schema.
@@ -41,49 +40,9 @@ pub struct HistoryRow {
 
 /// Writes the rows atomically, header first.
 pub fn write(path: &Path, rows: &[HistoryRow]) -> Result<(), RecordError> {
-    let malformed = |e: csv::Error| RecordError::Malformed {
-        path: path.to_path_buf(),
-        what: "history.csv",
-        reason: e.to_string(),
-    };
-    let file = AtomicFile::create(path).map_err(io_error(path))?;
-    let mut writer = csv::Writer::from_writer(file);
-    if rows.is_empty() {
-        writer.write_record(HISTORY_COLUMNS).map_err(malformed)?;
-    }
-    for row in rows {
-        writer.serialize(row).map_err(malformed)?;
-    }
-    let file = writer.into_inner().map_err(|e| RecordError::Io {
-        path: path.to_path_buf(),
-        source: e.into_error(),
-    })?;
-    file.commit().map_err(io_error(path))
+    write_csv(path, "history.csv", &HISTORY_COLUMNS, rows)
 }
 
 pub fn read(path: &Path) -> Result<Vec<HistoryRow>, RecordError> {
-    let malformed = |reason: String| RecordError::Malformed {
-        path: path.to_path_buf(),
-        what: "history.csv",
-        reason,
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(source) => RecordError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => malformed(format!("{other:?}")),
-    })?;
-    let header = reader.headers().map_err(|e| malformed(e.to_string()))?;
-    if header.iter().ne(HISTORY_COLUMNS) {
-        return Err(malformed(format!(
-            "columns {:?}, expected {:?}",
-            header.iter().collect::<Vec<_>>(),
-            HISTORY_COLUMNS
-        )));
-    }
-    reader
-        .deserialize()
-        .map(|row| row.map_err(|e| malformed(e.to_string())))
-        .collect()
+    read_csv(path, "history.csv", &HISTORY_COLUMNS)
 }

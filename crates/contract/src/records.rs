@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::atomic::write_atomically;
+use crate::atomic::{write_atomically, AtomicFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -86,4 +86,63 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, record: &T) -> Result<(), Re
     })?;
     json.push('\n');
     write_atomically(path, json.as_bytes()).map_err(io_error(path))
+}
+
+/// A CSV record: the header `columns`, then one row per item, written atomically.
+pub(crate) fn write_csv<T: Serialize>(
+    path: &Path,
+    what: &'static str,
+    columns: &[&str],
+    rows: &[T],
+) -> Result<(), RecordError> {
+    let malformed = |e: csv::Error| RecordError::Malformed {
+        path: path.to_path_buf(),
+        what,
+        reason: e.to_string(),
+    };
+    let file = AtomicFile::create(path).map_err(io_error(path))?;
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(file);
+    writer.write_record(columns).map_err(malformed)?;
+    for row in rows {
+        writer.serialize(row).map_err(malformed)?;
+    }
+    let file = writer.into_inner().map_err(|e| RecordError::Io {
+        path: path.to_path_buf(),
+        source: e.into_error(),
+    })?;
+    file.commit().map_err(io_error(path))
+}
+
+/// Reads a CSV record whose header must be exactly `columns`: a changed column is
+/// a changed schema.
+pub(crate) fn read_csv<T: DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+    columns: &[&str],
+) -> Result<Vec<T>, RecordError> {
+    let malformed = |reason: String| RecordError::Malformed {
+        path: path.to_path_buf(),
+        what,
+        reason,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(source) => RecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => malformed(format!("{other:?}")),
+    })?;
+    let header = reader.headers().map_err(|e| malformed(e.to_string()))?;
+    if header.iter().ne(columns.iter().copied()) {
+        return Err(malformed(format!(
+            "columns {:?}, expected {columns:?}",
+            header.iter().collect::<Vec<_>>()
+        )));
+    }
+    reader
+        .deserialize()
+        .map(|row| row.map_err(|e| malformed(e.to_string())))
+        .collect()
 }

@@ -5,8 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::AtomicFile;
-use crate::records::{io_error, RecordError};
+use crate::records::{read_csv, write_csv, RecordError};
 
 pub const REJECTS_FILE: &str = "rejects.csv";
 pub const REJECTS_COLUMNS: [&str; 4] = ["path", "stage", "reason", "key"];
@@ -23,51 +22,11 @@ pub struct Reject {
     pub key: Option<String>,
 }
 
-/// RFC 4180 CSV with the header [`REJECTS_COLUMNS`], written atomically.
-pub fn write(path: &Path, rejects: &[Reject]) -> Result<(), RecordError> {
-    let malformed = |e: csv::Error| RecordError::Malformed {
-        path: path.to_path_buf(),
-        what: "rejects.csv",
-        reason: e.to_string(),
-    };
-    let file = AtomicFile::create(path).map_err(io_error(path))?;
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(file);
-    writer.write_record(REJECTS_COLUMNS).map_err(malformed)?;
-    for reject in rejects {
-        writer.serialize(reject).map_err(malformed)?;
-    }
-    let file = writer.into_inner().map_err(|e| RecordError::Io {
-        path: path.to_path_buf(),
-        source: e.into_error(),
-    })?;
-    file.commit().map_err(io_error(path))
+/// Writes the rows atomically, header first.
+pub fn write(path: &Path, rows: &[Reject]) -> Result<(), RecordError> {
+    write_csv(path, "rejects.csv", &REJECTS_COLUMNS, rows)
 }
 
 pub fn read(path: &Path) -> Result<Vec<Reject>, RecordError> {
-    let malformed = |reason: String| RecordError::Malformed {
-        path: path.to_path_buf(),
-        what: "rejects.csv",
-        reason,
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(source) => RecordError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => malformed(format!("{other:?}")),
-    })?;
-    let header = reader.headers().map_err(|e| malformed(e.to_string()))?;
-    if header.iter().ne(REJECTS_COLUMNS) {
-        return Err(malformed(format!(
-            "columns {:?}, expected {:?}",
-            header.iter().collect::<Vec<_>>(),
-            REJECTS_COLUMNS
-        )));
-    }
-    reader
-        .deserialize()
-        .map(|row| row.map_err(|e| malformed(e.to_string())))
-        .collect()
+    read_csv(path, "rejects.csv", &REJECTS_COLUMNS)
 }

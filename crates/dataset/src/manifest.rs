@@ -73,6 +73,17 @@ impl Manifest {
         }
     }
 
+    fn empty(path: &Path, line_word: &'static str) -> Manifest {
+        Manifest {
+            path: path.to_path_buf(),
+            rows: Vec::new(),
+            has_split_column: false,
+            problems: Vec::new(),
+            unreadable_paths: Vec::new(),
+            line_word,
+        }
+    }
+
     fn bad(&self, reason: String) -> DatasetError {
         DatasetError::Manifest {
             path: self.path.clone(),
@@ -232,14 +243,7 @@ fn columns_of(header: &[String]) -> Result<Columns, String> {
 }
 
 fn read_csv(path: &Path) -> Result<Manifest, DatasetError> {
-    let mut manifest = Manifest {
-        path: path.to_path_buf(),
-        rows: Vec::new(),
-        has_split_column: false,
-        problems: Vec::new(),
-        unreadable_paths: Vec::new(),
-        line_word: "line",
-    };
+    let mut manifest = Manifest::empty(path, "line");
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
@@ -349,14 +353,7 @@ where
 
 fn read_parquet(path: &Path) -> Result<Manifest, DatasetError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let mut manifest = Manifest {
-        path: path.to_path_buf(),
-        rows: Vec::new(),
-        has_split_column: false,
-        problems: Vec::new(),
-        unreadable_paths: Vec::new(),
-        line_word: "row",
-    };
+    let mut manifest = Manifest::empty(path, "row");
     let file = std::fs::File::open(path).map_err(|source| DatasetError::Unreadable {
         path: path.to_path_buf(),
         source,

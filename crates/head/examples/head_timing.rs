@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         };
         // Called from the main thread, as head-train does.
         let run = head::train_loaded(features, &options, Instant::now())?;
-        let c = &run.candidates[0];
+        let c = &run.candidates[0].record;
         println!(
             "head-train's Adam: {:.2} ms/epoch with its selection pass",
             c.seconds / c.epochs as f64 * 1e3

@@ -169,7 +169,7 @@ fn main() -> Result<()> {
     let run = head::train(&cli.inputs, &options).context("training the head")?;
     run.write(&cli.out, &options)
         .with_context(|| format!("writing results to {}", cli.out.display()))?;
-    let chosen = &run.candidates[run.chosen];
+    let chosen = &run.candidates[run.chosen].record;
     for m in &run.metrics {
         println!(
             "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}  auc {}  f1 {:.4}",

@@ -37,7 +37,7 @@ fn role(rows: &RoleRows) -> RoleSplit {
 impl TrainedRun {
     /// What `metrics.json` records of this run.
     pub fn run_metrics(&self, options: &TrainOptions) -> HeadMetrics {
-        let chosen = &self.candidates[self.chosen];
+        let chosen = &self.candidates[self.chosen].record;
         let meta = &self.meta;
         HeadMetrics {
             schema_version: METRICS_SCHEMA_VERSION,
@@ -68,7 +68,7 @@ impl TrainedRun {
             },
             options: options.clone(),
             class_weights: self.class_weights.clone(),
-            candidates: self.candidates.iter().map(|c| c.record()).collect(),
+            candidates: self.candidates.iter().map(|c| c.record.clone()).collect(),
             chosen: self.chosen,
             refit_on_fit_and_selection: self.refit,
             threshold: (self.head.classes == 2).then_some(self.threshold),

@@ -20,49 +20,18 @@ use crate::standardize::Standardization;
 use crate::{HeadError, Result};
 
 pub use contract::history::HistoryRow;
+use contract::metrics::CandidateRecord;
 pub use contract::metrics::{
     ClassWeight, HeadOptions as TrainOptions, Optimizer, SweepGrid, ThresholdRule,
 };
 
-/// One trained head of a sweep (or the only one), with its weights and curve.
+/// One trained head of a sweep (or the only one): what `metrics.json` records
+/// of it, its weights and its curve.
 #[derive(Clone, Debug)]
 pub struct Candidate {
-    pub lr: Option<f32>,
-    pub l2: f64,
-    /// Log-loss on the selection split, the selection criterion.
-    pub selection_loss: f64,
-    pub selection_accuracy: f64,
-    /// Adam: epochs run (fewer than asked after an early stop). L-BFGS: 0.
-    pub epochs: usize,
-    /// Adam: the epoch whose weights were kept. L-BFGS: 0.
-    pub best_epoch: usize,
-    /// L-BFGS only.
-    pub iterations: Option<usize>,
-    pub converged: Option<bool>,
-    pub objective: Option<f64>,
-    pub gradient_max: Option<f64>,
-    pub seconds: f64,
+    pub record: CandidateRecord,
     pub head: Head,
     pub history: Vec<HistoryRow>,
-}
-
-impl Candidate {
-    /// What `metrics.json` keeps of it.
-    pub fn record(&self) -> contract::metrics::CandidateRecord {
-        contract::metrics::CandidateRecord {
-            lr: self.lr,
-            l2: self.l2,
-            selection_loss: self.selection_loss,
-            selection_accuracy: self.selection_accuracy,
-            epochs: self.epochs,
-            best_epoch: self.best_epoch,
-            iterations: self.iterations,
-            converged: self.converged,
-            objective: self.objective,
-            gradient_max: self.gradient_max,
-            seconds: self.seconds,
-        }
-    }
 }
 
 /// The outcome of a run: what is written to `--out`.
@@ -325,8 +294,9 @@ pub fn train_loaded<T: Element>(
 fn best_candidate(candidates: &[Candidate]) -> usize {
     let mut best = 0;
     for (i, c) in candidates.iter().enumerate() {
-        let current = candidates[best].selection_loss;
-        if c.selection_loss < current || (current.is_nan() && !c.selection_loss.is_nan()) {
+        let current = candidates[best].record.selection_loss;
+        let loss = c.record.selection_loss;
+        if loss < current || (current.is_nan() && !loss.is_nan()) {
             best = i;
         }
     }
@@ -419,17 +389,19 @@ impl<T: Element> Context<'_, T> {
             }
         };
         Candidate {
-            lr: Some(lr),
-            l2,
-            selection_loss,
-            selection_accuracy,
-            epochs,
-            best_epoch,
-            iterations: None,
-            converged: None,
-            objective: None,
-            gradient_max: None,
-            seconds: started.elapsed().as_secs_f64(),
+            record: CandidateRecord {
+                lr: Some(lr),
+                l2,
+                selection_loss,
+                selection_accuracy,
+                epochs,
+                best_epoch,
+                iterations: None,
+                converged: None,
+                objective: None,
+                gradient_max: None,
+                seconds: started.elapsed().as_secs_f64(),
+            },
             head,
             history,
         }
@@ -483,17 +455,19 @@ impl<T: Element> Context<'_, T> {
         let head = head_from_params(&theta, self.classes, dim);
         let (selection_loss, selection_accuracy) = self.selection_score(&head);
         Candidate {
-            lr: None,
-            l2,
-            selection_loss,
-            selection_accuracy,
-            epochs: 0,
-            best_epoch: 0,
-            iterations: Some(outcome.iterations),
-            converged: Some(outcome.converged),
-            objective: Some(outcome.evaluation.objective),
-            gradient_max: Some(outcome.gradient_max),
-            seconds: started.elapsed().as_secs_f64(),
+            record: CandidateRecord {
+                lr: None,
+                l2,
+                selection_loss,
+                selection_accuracy,
+                epochs: 0,
+                best_epoch: 0,
+                iterations: Some(outcome.iterations),
+                converged: Some(outcome.converged),
+                objective: Some(outcome.evaluation.objective),
+                gradient_max: Some(outcome.gradient_max),
+                seconds: started.elapsed().as_secs_f64(),
+            },
             head,
             history,
         }
@@ -516,13 +490,13 @@ impl<T: Element> Context<'_, T> {
         for _ in 0..3 {
             step /= 2.0;
             let best = best_candidate(&candidates);
-            let center = candidates[best].l2.log10();
+            let center = candidates[best].record.l2.log10();
             let start = candidates[best].head.clone();
             for exponent in [center - step, center + step] {
                 let l2 = 10f64.powf(exponent);
                 if candidates
                     .iter()
-                    .all(|c| (c.l2.log10() - exponent).abs() > 1e-9)
+                    .all(|c| (c.record.l2.log10() - exponent).abs() > 1e-9)
                 {
                     candidates.push(self.fit_lbfgs(l2, &self.plan.fit.rows, Some(&start)));
                 }
@@ -533,7 +507,7 @@ impl<T: Element> Context<'_, T> {
         refit_rows.extend_from_slice(&self.plan.selection.rows);
         refit_rows.sort_unstable();
         let refit = self.fit_lbfgs(
-            candidates[chosen].l2,
+            candidates[chosen].record.l2,
             &refit_rows,
             Some(&candidates[chosen].head),
         );

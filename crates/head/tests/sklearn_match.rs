@@ -51,7 +51,7 @@ fn compare_with_sklearn(classes: &[&str], l2: f64, class_weight: ClassWeight) {
     };
     let features = load_features::<f32>(&[path]).expect("load");
     let run = head::train_loaded(features, &options, Instant::now()).expect("train");
-    let fitted = &run.candidates[run.chosen];
+    let fitted = &run.candidates[run.chosen].record;
     assert_eq!(
         fitted.converged,
         Some(true),

@@ -45,9 +45,9 @@ if [ ! -d "$work/scan-$images" ]; then
 fi
 files=$(find "$work/scan-$images" -type f | wc -l)
 megabytes=$(du -sm "$work/scan-$images" | cut -f1)
-cold=$(timed "$extract" scan "$work/scan-$images")
-warm=$(timed "$extract" scan "$work/scan-$images")
-warm2=$(timed "$extract" scan "$work/scan-$images")
+cold=$(timed "$extract" scan --data "$work/scan-$images")
+warm=$(timed "$extract" scan --data "$work/scan-$images")
+warm2=$(timed "$extract" scan --data "$work/scan-$images")
 best_warm=$(awk -v a="$warm" -v b="$warm2" 'BEGIN { print (a < b ? a : b) }')
 
 loose="$work/extract-$extract_images"

@@ -25,10 +25,11 @@ fn copy_photos(shared: &Path, split: &str, class: &str, skip: usize, count: usiz
 
 fn compare(data: &Path, out: &Path) {
     let output = Command::new(workspace_file("scripts/compare"))
+        .arg("--data")
         .arg(data)
-        .args(["--variants", "lite0,lite1", "--out"])
+        .args(["--variant", "lite0,lite1", "--quiet", "--out"])
         .arg(out)
-        .args(["--", "--device", "cpu", "--quiet"])
+        .args(["--", "--device", "cpu"])
         .output()
         .unwrap();
     assert!(

@@ -190,8 +190,7 @@ fn reruns_renames_and_additions(model: &Model) {
     };
     let out = tempfile::tempdir().unwrap();
     let scan = Command::new(EXTRACT)
-        .arg("scan")
-        .arg("--json")
+        .args(["scan", "--json", "--data"])
         .arg(data.path())
         .output()
         .unwrap();
@@ -620,7 +619,7 @@ fn dataset_errors_are_one_line_with_the_fix_and_the_right_exit_code() {
         .finish()
         .unwrap();
     let output = Command::new(EXTRACT)
-        .args(["scan"])
+        .args(["scan", "--data"])
         .arg(&empty)
         .output()
         .unwrap();

@@ -31,8 +31,12 @@ struct Cli {
     class_weight: ClassWeightArg,
     #[arg(long, default_value_t = 10)]
     epochs: usize,
+    /// Rows per Adam step (extract's --batch-size is images per backbone pass).
     #[arg(long, default_value_t = 32)]
-    batch_size: usize,
+    head_batch_size: usize,
+    /// Deprecated spelling of --head-batch-size.
+    #[arg(long = "batch-size", hide = true)]
+    old_batch_size: Option<usize>,
     #[arg(long, default_value_t = 1e-3)]
     lr: f32,
     /// Stop Adam after PATIENCE epochs without a lower selection loss, keeping the best epoch.
@@ -66,6 +70,9 @@ struct Cli {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -139,7 +146,13 @@ fn options(cli: &Cli) -> Result<TrainOptions> {
             ClassWeightArg::Balanced => ClassWeight::Balanced,
         },
         epochs: cli.epochs,
-        batch_size: cli.batch_size,
+        batch_size: match cli.old_batch_size {
+            Some(old) => {
+                eprintln!("warning: --batch-size is deprecated and goes in the next release; use --head-batch-size");
+                old
+            }
+            None => cli.head_batch_size,
+        },
         lr: cli.lr,
         early_stop: cli.early_stop,
         seed: cli.seed,
@@ -169,6 +182,9 @@ fn main() -> Result<()> {
     let run = head::train(&cli.inputs, &options).context("training the head")?;
     run.write(&cli.out, &options)
         .with_context(|| format!("writing results to {}", cli.out.display()))?;
+    if cli.quiet {
+        return Ok(());
+    }
     let chosen = &run.candidates[run.chosen].record;
     for m in &run.metrics {
         println!(

@@ -78,7 +78,7 @@ fn check_options(options: &TrainOptions) -> Result<()> {
     }
     if options.optimizer == Optimizer::Adam {
         if options.epochs == 0 || options.batch_size == 0 {
-            return bad("--epochs and --batch-size must be at least 1".into());
+            return bad("--epochs and --head-batch-size must be at least 1".into());
         }
         if !(options.lr > 0.0 && options.lr.is_finite()) {
             return bad(format!("--lr must be positive, got {}", options.lr));

@@ -19,6 +19,9 @@ struct Cli {
     /// Output folder (created if needed).
     #[arg(long)]
     out: PathBuf,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 fn main() -> Result<()> {
@@ -29,6 +32,9 @@ fn main() -> Result<()> {
     };
     let written = report::render(&inputs, &cli.out)
         .with_context(|| format!("report on {}", cli.runs.display()))?;
+    if cli.quiet {
+        return Ok(());
+    }
     print!(
         "{}",
         std::fs::read_to_string(&written.markdown)

@@ -234,7 +234,7 @@ fn make_fixtures() {
     .unwrap();
 
     // The seed's Adam, 10 epochs, with a larger step: 80 train rows make few batches.
-    const ADAM: &[&str] = &["--lr", "0.01", "--batch-size", "16"];
+    const ADAM: &[&str] = &["--lr", "0.01", "--head-batch-size", "16"];
     let head_train = head_train();
     let runs: [(&str, &str, &[&str]); 5] = [
         ("b0", "b0", ADAM),

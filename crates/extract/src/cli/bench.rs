@@ -9,7 +9,7 @@ use extract::model::{
 /// Synthetic batches through one backbone: the model's images per second.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// b0 .. b7
+    /// b0 .. b7, lite0 .. lite4
     #[arg(long, default_value = "b0")]
     variant: Variant,
     /// A safetensors weights file, or `random` (seeded; same speed as real weights).
@@ -19,10 +19,10 @@ pub struct Args {
     #[arg(long)]
     padding: Option<Padding>,
     /// auto, cpu, cuda or cuda:N (an explicit cuda without a GPU is an error).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: DeviceRequest,
     /// fp32, bf16 or fp16.
-    #[arg(long, default_value = "fp32")]
+    #[arg(long, default_value = "fp32", value_name = "fp32|bf16|fp16")]
     precision: Precision,
     /// Also run in this precision and print the max relative error of the first
     /// batch's pooled features against it (e.g. `--precision bf16 --compare-with fp32`).
@@ -30,7 +30,11 @@ pub struct Args {
     compare_with: Option<Precision>,
     /// Memory layout of activations: auto (faster for the device), contiguous, channels-last.
     #[arg(long, default_value = "auto")]
-    layout: LayoutArg,
+    memory_layout: LayoutArg,
+    /// Deprecated spelling of --memory-layout (--layout names the dataset layout elsewhere).
+    #[arg(long = "layout", hide = true)]
+    old_layout: Option<LayoutArg>,
+    /// Images per backbone forward pass.
     #[arg(long, default_value_t = 8)]
     batch_size: i64,
     /// Square input side in pixels (default: the variant's own resolution).
@@ -42,6 +46,9 @@ pub struct Args {
     batches: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Worker threads for the CPU backbone (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -52,8 +59,16 @@ enum LayoutArg {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::settings::set_threads(args.threads)?;
     let device = args.device.resolve()?;
-    let layout = match args.layout {
+    let chosen = match args.old_layout {
+        Some(old) => {
+            super::deprecated("--layout", "--memory-layout");
+            old
+        }
+        None => args.memory_layout,
+    };
+    let layout = match chosen {
         LayoutArg::Auto => None,
         LayoutArg::Contiguous => Some(MemoryLayout::Contiguous),
         LayoutArg::ChannelsLast => Some(MemoryLayout::ChannelsLast),

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use extract::model::{DeviceRequest, Padding, Precision};
 use extract::predict::{self, export};
 
 /// `extract export`: see its entry in `Command` for the description.
@@ -18,11 +19,11 @@ pub struct Args {
     weights: Option<String>,
     /// The device the module's tensors live on: cpu, cuda or cuda:N (inputs may be
     /// on any device; probabilities come back on the CPU).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|cuda:N")]
+    device: DeviceRequest,
     /// Padding rule for timm-named weights that do not record it: same or symmetric.
-    #[arg(long)]
-    padding: Option<String>,
+    #[arg(long, value_name = "same|symmetric")]
+    padding: Option<Padding>,
     /// Hugging Face cache for --weights NAME.
     #[arg(long)]
     hf_cache: Option<PathBuf>,
@@ -30,9 +31,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = super::settings::run_settings(
-        &args.device,
-        "fp32",
-        args.padding.as_deref(),
+        args.device,
+        Precision::Fp32,
+        args.padding,
         args.hf_cache.as_ref(),
     )?;
     let head = predict::read_head(&args.head)?;

@@ -71,6 +71,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A flag's old spelling still works for one release, and says so.
+pub fn deprecated(old: &str, new: &str) {
+    eprintln!("warning: {old} is deprecated and goes in the next release; use {new}");
+}
+
 /// `RUST_LOG` controls verbosity (default: warnings), logs go to stderr.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -46,7 +46,10 @@ pub struct Args {
     format: FormatArg,
     /// Write the table to FILE (replaced atomically) instead of standard output.
     #[arg(long, short, value_name = "FILE")]
-    output: Option<PathBuf>,
+    out: Option<PathBuf>,
+    /// Deprecated spelling of --out.
+    #[arg(long = "output", hide = true, value_name = "FILE")]
+    old_output: Option<PathBuf>,
     /// Decision threshold on p(class 1) for two-class heads (default: the head's).
     #[arg(long, value_name = "P")]
     threshold: Option<f64>,
@@ -114,7 +117,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut table = Vec::new();
     predict::output::write(&mut table, format, &head.file.classes, &predictions)
         .context("formatting the predictions")?;
-    match &args.output {
+    let out = match (&args.out, &args.old_output) {
+        (None, Some(old)) => {
+            super::deprecated("--output", "--out");
+            Some(old)
+        }
+        (out, _) => out.as_ref(),
+    };
+    match out {
         Some(path) => contract::atomic::write_atomically(path, &table)
             .with_context(|| format!("writing {}", path.display()))?,
         None => {

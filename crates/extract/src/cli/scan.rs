@@ -6,7 +6,11 @@ use std::process::ExitCode;
 pub struct Args {
     /// The dataset: a folder (ROOT/CLASS/* split by content hash, or ROOT/{train,val,test}/CLASS/*),
     /// a folder of WebDataset .tar shards, one shard, or a pattern (shards/train-{00000..00099}.tar).
-    dataset: PathBuf,
+    #[arg(long, required_unless_present = "old_dataset")]
+    data: Option<PathBuf>,
+    /// Deprecated: the dataset as a positional argument (use --data).
+    #[arg(hide = true, conflicts_with = "data")]
+    old_dataset: Option<PathBuf>,
     /// Decode every image fully instead of checking headers only (slower, catches truncated files).
     #[arg(long)]
     full_decode: bool,
@@ -18,7 +22,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = args.dataset_args.scan(&args.dataset, args.full_decode)?;
+    let data = match (args.data, args.old_dataset) {
+        (Some(data), _) => data,
+        (None, Some(old)) => {
+            super::deprecated("extract scan DATASET", "extract scan --data DATASET");
+            old
+        }
+        (None, None) => anyhow::bail!("--data DATASET is required"),
+    };
+    let report = args.dataset_args.scan(&data, args.full_decode)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {

@@ -229,7 +229,7 @@ fn variant_family_padding_and_identity_come_from_the_file() {
 #[test]
 fn explicit_cuda_without_a_gpu_is_an_error() {
     if tch::Cuda::is_available() {
-        eprintln!("SKIPPED: this machine has a GPU");
+        testkit::skip_here("this machine has a GPU");
         return;
     }
     let error = DeviceRequest::Cuda(0)

@@ -22,13 +22,46 @@ fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
-/// Either fails (CI) or prints why the test is skipped and returns `None`.
+/// Either fails (CI) or records why the test is skipped and returns `None`.
 pub fn skip_or_fail<T>(what: &str) -> Option<T> {
     if in_ci() {
         panic!("required test resource missing under CI=true: {what}");
     }
-    eprintln!("SKIPPED: {what}");
+    record_skip(what);
     None
+}
+
+/// A test that does not apply to this machine (a GPU check on a CPU machine, or
+/// the reverse): recorded, never a failure.
+pub fn skip_here(what: &str) {
+    record_skip(what);
+}
+
+/// Says why on stderr (which cargo shows only for failures) and appends
+/// `TEST_BINARY::TEST: why` to `$EFFPROBE_SKIP_LOG`, which `scripts/test` prints
+/// at the end of its run.
+fn record_skip(what: &str) {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
+            _ => stem,
+        })
+        .unwrap_or_default();
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!("{binary}::{test}: {what}");
+    eprintln!("SKIPPED {line}");
+    if let Some(log) = std::env::var_os("EFFPROBE_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(file, "{line}");
+        }
+    }
 }
 
 /// The Python interpreter with torch, timm, pyarrow and friends: `$EFFPROBE_PYTHON`,

@@ -2,6 +2,17 @@
 
 mod cli;
 
+// jemalloc serves every allocation of the process, libtorch's included (the
+// crate's `override_allocator` defines malloc itself), and keeps freed pages for
+// reuse (no decay). Each forward pass allocates and frees its activations (tens of
+// MB a batch); glibc's malloc served those with fresh mmaps and returned them, so
+// every batch faulted its pages in again: 37% of extract's CPU time was kernel
+// time on 2 cores (5,500 minor faults per image, Lite0, batch 32). The same
+// setting Intel's PyTorch CPU guides recommend (bench/memory.sh measures it).
+use tikv_jemalloc_sys as _;
+#[export_name = "malloc_conf"]
+pub static MALLOC_CONF: &[u8; 36] = b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

@@ -186,13 +186,7 @@ impl FeatureCache {
     /// Features of the `wanted` keys, from every committed chunk.
     pub fn load(&self, wanted: &HashSet<&str>) -> Result<HashMap<String, Vec<f32>>, ExtractError> {
         let mut found: HashMap<String, Vec<f32>> = HashMap::with_capacity(wanted.len());
-        for chunk in chunk_files(&self.dir)? {
-            if chunk
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                continue;
-            }
+        for chunk in committed_chunks(&self.dir)? {
             let reader = match FeatureReader::open(&chunk) {
                 Ok(reader) => reader,
                 Err(error) => {
@@ -211,6 +205,71 @@ impl FeatureCache {
         }
         Ok(found)
     }
+}
+
+/// Decoded chunks kept at once while streaming in another order than the chunks':
+/// one run's chunks follow path order, so a few suffice.
+const OPEN_CHUNKS: usize = 4;
+
+impl FeatureCache {
+    /// Calls `write(position, feature)` for each key of `in_order` that a committed
+    /// chunk holds, in that order, with only the keys' places and a few chunks in
+    /// memory: what a run writes does not grow with the dataset.
+    pub fn for_each_in_order(
+        &self,
+        in_order: &[&str],
+        mut write: impl FnMut(usize, &[f32]) -> Result<(), ExtractError>,
+    ) -> Result<(), ExtractError> {
+        let wanted: HashSet<&str> = in_order.iter().copied().collect();
+        let mut chunks = Vec::new();
+        let mut place: HashMap<&str, (usize, usize)> = HashMap::with_capacity(wanted.len());
+        for chunk in committed_chunks(&self.dir)? {
+            let keys = match FeatureReader::read_keys(&chunk) {
+                Ok((_, keys)) => keys,
+                Err(error) => {
+                    tracing::warn!("ignoring unreadable cache chunk: {error}");
+                    continue;
+                }
+            };
+            for (row, key) in keys.iter().enumerate() {
+                if let Some(&wanted) = wanted.get(key.as_str()) {
+                    place.entry(wanted).or_insert((chunks.len(), row));
+                }
+            }
+            chunks.push(chunk);
+        }
+        let mut open: std::collections::VecDeque<(usize, contract::FeatureBatch)> =
+            Default::default();
+        for (position, key) in in_order.iter().enumerate() {
+            let Some(&(chunk, row)) = place.get(key) else {
+                continue;
+            };
+            let slot = match open.iter().position(|(c, _)| *c == chunk) {
+                Some(slot) => slot,
+                None => {
+                    if open.len() == OPEN_CHUNKS {
+                        open.pop_front();
+                    }
+                    open.push_back((chunk, FeatureReader::open(&chunks[chunk])?.read_all()?));
+                    open.len() - 1
+                }
+            };
+            write(position, open[slot].1.feature(row))?;
+        }
+        Ok(())
+    }
+}
+
+/// Chunk files under their real names (a leading dot marks a temporary).
+fn committed_chunks(dir: &Path) -> Result<Vec<PathBuf>, ExtractError> {
+    Ok(chunk_files(dir)?
+        .into_iter()
+        .filter(|chunk| {
+            !chunk
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect())
 }
 
 fn chunk_files(dir: &Path) -> Result<Vec<PathBuf>, ExtractError> {

@@ -220,11 +220,9 @@ pub fn extract(
         .copied()
         .filter(|i| !rejected_keys.contains(i.key.as_str()))
         .collect();
-    let wanted: HashSet<&str> = kept.iter().map(|i| i.key.as_str()).collect();
     let mut variants = Vec::with_capacity(backbones.len());
     for (b, backbone) in backbones.iter().enumerate() {
         let output = options.output_path(backbone.variant());
-        let features = caches[b].load(&wanted)?;
         let timing = caches[b].timing()?;
         let mut meta = feature_meta(backbone.as_ref(), &report.classes);
         if let Some(timing) = timing {
@@ -235,7 +233,7 @@ pub fn extract(
             meta.extra
                 .insert(extra::TIMED_IMAGES.into(), timing.images.to_string());
         }
-        let rows = write_output(&output, meta, &kept, features, options.shard)?;
+        let rows = write_output(&output, meta, &kept, &caches[b], options.shard)?;
         variants.push(VariantRecord {
             variant: backbone.variant().to_string(),
             output: output.display().to_string(),
@@ -330,12 +328,12 @@ fn row(image: &ImageEntry, feature: Vec<f32>) -> FeatureRow {
 }
 
 /// Writes the dataset's current rows, in path order, with path, label and split
-/// refreshed from the scan.
+/// refreshed from the scan, streamed from the cache.
 fn write_output(
     path: &Path,
     meta: FeatureMeta,
     images: &[&ImageEntry],
-    mut features: std::collections::HashMap<String, Vec<f32>>,
+    cache: &FeatureCache,
     shard: Option<Shard>,
 ) -> Result<usize, ExtractError> {
     if let Some(parent) = path.parent() {
@@ -349,11 +347,10 @@ fn write_output(
         meta.extra.insert(extra::SHARD.into(), shard.to_string());
     }
     let mut writer = FeatureWriter::create(path, &meta)?;
-    for image in images {
-        if let Some(feature) = features.remove(&image.key) {
-            writer.write_row(row(image, feature))?;
-        }
-    }
+    let keys: Vec<&str> = images.iter().map(|i| i.key.as_str()).collect();
+    cache.for_each_in_order(&keys, |position, feature| {
+        Ok(writer.write_row(row(images[position], feature.to_vec()))?)
+    })?;
     Ok(writer.finish()?)
 }
 

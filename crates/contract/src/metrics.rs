@@ -9,7 +9,9 @@ use crate::records::{read_versioned_json, write_json, RecordError};
 
 pub const METRICS_FILE: &str = "metrics.json";
 /// Bumped on any change a reader of the previous `metrics.json` would misread.
-pub const METRICS_SCHEMA_VERSION: u32 = 1;
+/// 2: `options.l2` may be null (the optimiser's default strength); version 1
+/// files read as they are.
+pub const METRICS_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,7 +79,9 @@ impl Storage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeadOptions {
     pub optimizer: Optimizer,
-    pub l2: f64,
+    /// L2 strength as given; `None`: [`HeadOptions::default_l2`]. The strength
+    /// each head used is its candidate's `l2`.
+    pub l2: Option<f64>,
     pub standardize: bool,
     pub class_weight: ClassWeight,
     pub epochs: usize,
@@ -97,6 +101,22 @@ pub struct HeadOptions {
 }
 
 impl HeadOptions {
+    /// The strength used without `--l2`: Adam none (Keras' Dense has no
+    /// regulariser); the full-batch solver scikit-learn's default C = 1, which is
+    /// l2 = 1 / n_fit (unregularised, separable features drive the weights to
+    /// infinity and the log-loss up).
+    pub fn default_l2(&self, fit_rows: usize) -> f64 {
+        match self.optimizer {
+            Optimizer::Adam => 0.0,
+            Optimizer::Lbfgs => 1.0 / fit_rows.max(1) as f64,
+        }
+    }
+
+    /// `--l2` if given, else [`HeadOptions::default_l2`].
+    pub fn l2_for(&self, fit_rows: usize) -> f64 {
+        self.l2.unwrap_or_else(|| self.default_l2(fit_rows))
+    }
+
     /// The full-batch solver's stopping rule: largest gradient component.
     pub const DEFAULT_TOL: f64 = 1e-6;
     pub const DEFAULT_MAX_ITER: usize = 1000;
@@ -106,7 +126,7 @@ impl Default for HeadOptions {
     fn default() -> Self {
         HeadOptions {
             optimizer: Optimizer::Adam,
-            l2: 0.0,
+            l2: None,
             standardize: false,
             class_weight: ClassWeight::None,
             epochs: 10,

@@ -21,9 +21,10 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     optimizer: OptimizerArg,
     /// L2 strength: the objective is mean log-loss + l2/2 · ‖W‖² (bias unpenalised);
-    /// scikit-learn's C = 1 / (l2 · n_train).
-    #[arg(long, default_value_t = 0.0)]
-    l2: f64,
+    /// scikit-learn's C = 1 / (l2 · n_train). Default: 0 for adam; for lbfgs
+    /// scikit-learn's default C = 1, i.e. 1 / n_train (printed). `--l2 0` turns it off.
+    #[arg(long)]
+    l2: Option<f64>,
     /// Standardise each column with train statistics (stored with the head).
     #[arg(long)]
     standardize: bool,
@@ -186,6 +187,13 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let chosen = &run.candidates[run.chosen].record;
+    if cli.l2.is_none() && options.optimizer == Optimizer::Lbfgs && !options.sweep_l2_auto && options.sweep.is_none() {
+        println!(
+            "no --l2: scikit-learn's default C = 1, l2 = 1 / n_train = {:.6} ({} fit rows)",
+            chosen.l2,
+            run.plan.fit.rows.len()
+        );
+    }
     for m in &run.metrics {
         println!(
             "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}  auc {}  f1 {:.4}",

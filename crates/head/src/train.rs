@@ -70,11 +70,8 @@ pub fn train(inputs: &[PathBuf], options: &TrainOptions) -> Result<TrainedRun> {
 
 fn check_options(options: &TrainOptions) -> Result<()> {
     let bad = |m: String| Err(HeadError::InvalidOption(m));
-    if !(options.l2 >= 0.0 && options.l2.is_finite()) {
-        return bad(format!(
-            "--l2 must be a finite number >= 0, got {}",
-            options.l2
-        ));
+    if let Some(l2) = options.l2.filter(|l2| !(*l2 >= 0.0 && l2.is_finite())) {
+        return bad(format!("--l2 must be a finite number >= 0, got {l2}"));
     }
     if options.optimizer == Optimizer::Adam {
         if options.epochs == 0 || options.batch_size == 0 {
@@ -196,7 +193,7 @@ pub fn train_loaded<T: Element>(
             grid.lr.clone()
         };
         let l2s = if grid.l2.is_empty() {
-            vec![options.l2]
+            vec![options.l2_for(plan.fit.rows.len())]
         } else {
             grid.l2.clone()
         };

@@ -106,7 +106,7 @@ fn full_batch_softmax_is_bit_identical_across_thread_counts() {
     let path = features(dir.path(), &["cat", "dog", "fox"]);
     let options = TrainOptions {
         optimizer: Optimizer::Lbfgs,
-        l2: 1e-3,
+        l2: Some(1e-3),
         tol: 1e-8,
         ..Default::default()
     };

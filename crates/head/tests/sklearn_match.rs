@@ -43,7 +43,7 @@ fn compare_with_sklearn(classes: &[&str], l2: f64, class_weight: ClassWeight) {
 
     let options = TrainOptions {
         optimizer: Optimizer::Lbfgs,
-        l2,
+        l2: Some(l2),
         class_weight,
         tol: 1e-10,
         max_iter: 10_000,

@@ -8,6 +8,7 @@
 //! | `head.safetensors` ([`head_file`]) | head-train | extract predict / export, report |
 //! | `metrics.json` ([`metrics`]) | head-train | report |
 //! | `history.csv` ([`history`]) | head-train | report |
+//! | `predictions.csv` ([`predictions`]) | head-train | report |
 //! | `run.json` ([`run_record`]) | extract | report, scripts/compare |
 //! | `rejects.csv` ([`rejects`]) | extract | people, scripts |
 //! | `effprobe.extra.*` keys ([`extra`]) | extract | head-train, report |
@@ -26,6 +27,7 @@ pub mod head_file;
 pub mod history;
 mod meta;
 pub mod metrics;
+pub mod predictions;
 mod reader;
 pub mod records;
 pub mod rejects;

@@ -269,7 +269,9 @@ pub struct HeadMetrics {
     pub candidates: Vec<CandidateRecord>,
     /// Index into `candidates` of the head kept.
     pub chosen: usize,
-    /// `--sweep-l2 auto`: the kept head was refit on fit ∪ selection with the chosen L2.
+    /// `--sweep-l2 auto`: the kept head was refit on fit ∪ selection with the chosen
+    /// L2. Then `splits[selection]` and `history.csv` are those of the chosen
+    /// candidate before its refit (the refit head has seen the selection rows).
     pub refit_on_fit_and_selection: bool,
     /// Decision threshold on p(class 1) for two classes; null for argmax.
     pub threshold: Option<f64>,

@@ -21,6 +21,9 @@ pub struct LoadedFeatures<T> {
     /// Each row's key rank (`dataset::split::key_rank` of the image's blake3):
     /// picks the holdout rows independently of file order.
     pub key_hashes: Vec<u64>,
+    /// Each row's key (the image's blake3 hex): names the evaluation rows in
+    /// `predictions.csv`, so models are compared on the same images.
+    pub keys: Vec<String>,
     /// The first input's metadata; the others hold the same features.
     pub meta: FeatureMeta,
     pub inputs: Vec<PathBuf>,
@@ -56,6 +59,7 @@ pub fn load_features<T: Element>(inputs: &[PathBuf]) -> Result<LoadedFeatures<T>
     let mut labels = Vec::with_capacity(total);
     let mut splits = Vec::with_capacity(total);
     let mut key_hashes = Vec::with_capacity(total);
+    let mut keys = Vec::with_capacity(total);
     for (path, dataset) in inputs.iter().zip(&datasets) {
         let mut row_in_file = 0usize;
         // Small batches keep the transient copy beside the matrix small.
@@ -89,6 +93,7 @@ pub fn load_features<T: Element>(inputs: &[PathBuf]) -> Result<LoadedFeatures<T>
                     }
                     labels.push(label as u32);
                     key_hashes.push(dataset::split::key_rank(&batch.keys[i]));
+                    keys.push(batch.keys[i].clone());
                 }
                 matrix.fill_rows(labels.len() - batch.len(), &batch.features);
                 splits.extend_from_slice(&batch.splits);
@@ -107,6 +112,7 @@ pub fn load_features<T: Element>(inputs: &[PathBuf]) -> Result<LoadedFeatures<T>
         labels,
         splits,
         key_hashes,
+        keys,
         meta,
         inputs: inputs.to_vec(),
     })

@@ -187,7 +187,11 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let chosen = &run.candidates[run.chosen].record;
-    if cli.l2.is_none() && options.optimizer == Optimizer::Lbfgs && !options.sweep_l2_auto && options.sweep.is_none() {
+    if cli.l2.is_none()
+        && options.optimizer == Optimizer::Lbfgs
+        && !options.sweep_l2_auto
+        && options.sweep.is_none()
+    {
         println!(
             "no --l2: scikit-learn's default C = 1, l2 = 1 / n_train = {:.6} ({} fit rows)",
             chosen.l2,

@@ -53,25 +53,7 @@ pub fn split_metrics(
         };
         (mean(|c| c.0), mean(|c| c.1), mean(|c| c.2), "macro")
     };
-    let roc_auc = if classes == 2 {
-        let scores: Vec<f64> = (0..n).map(|i| predictions.row(i)[1]).collect();
-        let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
-        roc_auc(&scores, &positive)
-    } else {
-        let aucs: Vec<f64> = (0..classes)
-            .filter_map(|c| {
-                let scores: Vec<f64> = (0..n).map(|i| predictions.row(i)[c]).collect();
-                let positive: Vec<bool> = labels.iter().map(|&l| l as usize == c).collect();
-                roc_auc(&scores, &positive)
-            })
-            .collect();
-        (!aucs.is_empty()
-            && aucs.len()
-                == (0..classes)
-                    .filter(|&c| labels.iter().any(|&l| l as usize == c))
-                    .count())
-        .then(|| aucs.iter().sum::<f64>() / aucs.len() as f64)
-    };
+    let roc_auc = auc(predictions, labels);
     let confidences: Vec<f64> = (0..n)
         .map(|i| predictions.row(i)[predicted[i] as usize])
         .collect();
@@ -90,6 +72,31 @@ pub fn split_metrics(
         expected_calibration_error: expected_calibration_error(&confidences, &hits),
         confusion_matrix: confusion,
     }
+}
+
+/// ROC-AUC of a split: class 1's for two classes, else the macro one-vs-rest
+/// mean over the classes (`None` when a class present in the labels has no
+/// negatives, or any class lacks positives).
+pub fn auc(predictions: &Predictions, labels: &[u32]) -> Option<f64> {
+    let classes = predictions.classes;
+    let n = predictions.len();
+    if classes == 2 {
+        let scores: Vec<f64> = (0..n).map(|i| predictions.row(i)[1]).collect();
+        let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+        return roc_auc(&scores, &positive);
+    }
+    let aucs: Vec<f64> = (0..classes)
+        .filter_map(|c| {
+            let scores: Vec<f64> = (0..n).map(|i| predictions.row(i)[c]).collect();
+            let positive: Vec<bool> = labels.iter().map(|&l| l as usize == c).collect();
+            roc_auc(&scores, &positive)
+        })
+        .collect();
+    let present = (0..classes)
+        .filter(|&c| labels.iter().any(|&l| l as usize == c))
+        .count();
+    (!aucs.is_empty() && aucs.len() == present)
+        .then(|| aucs.iter().sum::<f64>() / aucs.len() as f64)
 }
 
 /// Area under the ROC curve by the rank-sum (Mann–Whitney) formula with tied

@@ -1,4 +1,4 @@
-//! What a run leaves in `--out`: `head.safetensors`, `metrics.json`, `history.csv`.
+//! What a run leaves in `--out`: `head.safetensors`, `metrics.json`, `history.csv`, `predictions.csv`.
 //! The report stage reads only these and the feature files' metadata.
 
 use std::path::Path;
@@ -18,6 +18,7 @@ use crate::{HeadError, Result};
 
 pub use contract::history::HISTORY_FILE;
 pub use contract::metrics::METRICS_FILE;
+pub use contract::predictions::PREDICTIONS_FILE;
 pub const HEAD_FILE: &str = contract::head_file::HEAD_FILE_NAME;
 
 /// Peak resident set size of this process so far.
@@ -91,7 +92,7 @@ impl TrainedRun {
         }
     }
 
-    /// Writes the three outputs into `out` (created if needed), each atomically.
+    /// Writes the outputs into `out` (created if needed), each atomically.
     pub fn write(&self, out: &Path, options: &TrainOptions) -> Result<()> {
         std::fs::create_dir_all(out).map_err(|source| HeadError::Io {
             path: out.to_path_buf(),
@@ -99,6 +100,7 @@ impl TrainedRun {
         })?;
         self.head_file().write(&out.join(HEAD_FILE))?;
         contract::history::write(&out.join(HISTORY_FILE), &self.history)?;
+        self.evaluation.write(&out.join(PREDICTIONS_FILE))?;
         self.run_metrics(options).write(&out.join(METRICS_FILE))?;
         Ok(())
     }

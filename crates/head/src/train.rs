@@ -48,6 +48,8 @@ pub struct TrainedRun {
     pub class_weights: Vec<f64>,
     pub metrics: Vec<SplitMetrics>,
     pub history: Vec<HistoryRow>,
+    /// The kept head's probabilities for every evaluation row.
+    pub evaluation: contract::predictions::Predictions,
     pub meta: contract::FeatureMeta,
     pub inputs: Vec<PathBuf>,
     pub rows_loaded: usize,
@@ -219,25 +221,22 @@ pub fn train_loaded<T: Element>(
             .collect::<Vec<u32>>()
     };
     let selection_labels = labels_of(&plan.selection.rows);
-    let selection_predictions = predictions_of(&plan.selection.rows);
+    // After a refit the kept head has seen the selection rows, so its selection
+    // scores would be in-sample: selection is scored (and a val-f1 threshold
+    // picked) with the head chosen before the refit, which never saw them.
+    let selection_predictions = if refit {
+        predict(
+            &candidates[chosen].head,
+            &features.matrix,
+            &plan.selection.rows,
+            &features.labels,
+        )
+    } else {
+        predictions_of(&plan.selection.rows)
+    };
     let threshold = match options.threshold {
         ThresholdRule::Fixed(t) => t,
-        ThresholdRule::ValF1 => {
-            // With a refit the selection rows were fitted on; the threshold is then
-            // picked with the head chosen before the refit, which never saw them.
-            let before_refit = predict(
-                &candidates[chosen].head,
-                &features.matrix,
-                &plan.selection.rows,
-                &features.labels,
-            );
-            let picked_on = if refit {
-                &before_refit
-            } else {
-                &selection_predictions
-            };
-            best_f1_threshold(picked_on, &selection_labels)
-        }
+        ThresholdRule::ValF1 => best_f1_threshold(&selection_predictions, &selection_labels),
     };
     let mut metrics = Vec::new();
     for (role, rows) in [("fit", &plan.fit), ("selection", &plan.selection)] {
@@ -264,6 +263,20 @@ pub fn train_loaded<T: Element>(
         threshold,
     ));
     let evaluation_seconds = evaluation_start.elapsed().as_secs_f64();
+    let evaluation = contract::predictions::Predictions {
+        classes: features.meta.classes.clone(),
+        rows: plan
+            .evaluation
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, &row)| contract::predictions::PredictionRow {
+                key: features.keys[row].clone(),
+                label: features.labels[row],
+                probabilities: evaluation_predictions.row(i).to_vec(),
+            })
+            .collect(),
+    };
 
     let history = candidates[chosen].history.clone();
     Ok(TrainedRun {
@@ -276,6 +289,7 @@ pub fn train_loaded<T: Element>(
         class_weights: weights,
         metrics,
         history,
+        evaluation,
         rows_loaded: features.labels.len(),
         matrix_bytes: features.matrix.bytes(),
         meta: features.meta,

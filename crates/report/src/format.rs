@@ -23,10 +23,63 @@ pub fn signed4(value: f64) -> String {
     }
 }
 
-/// Seconds with four decimals (a head trains in milliseconds) and thousands
-/// separators: `1,234.5678`.
+/// Seconds with four decimals and thousands separators, `1,234.5678`: for the
+/// CSV-like contexts that want a fixed unit.
 pub fn seconds(value: f64) -> String {
     fixed(value, 4)
+}
+
+/// `value` to three significant figures, no exponent: `0.129`, `5.49`, `40.9`, `285`.
+pub fn significant3(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).max(0) as usize;
+    let rounded = format!("{value:.decimals$}");
+    // Rounding can carry into a new digit (9.996 -> 10.00): drop the extra one.
+    match rounded.parse::<f64>() {
+        Ok(r) if (r.abs().log10().floor() as i32) > magnitude && decimals > 0 => {
+            format!("{value:.prec$}", prec = decimals - 1)
+        }
+        _ => rounded,
+    }
+}
+
+/// A duration as people read it, three significant figures: `1.20 ms`,
+/// `0.129 s`, `40.9 s`, `4 m 45 s`, `2 h 03 m`.
+pub fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return MISSING.to_string();
+    }
+    if seconds < 0.01 && seconds > 0.0 {
+        return format!("{} ms", significant3(seconds * 1e3));
+    }
+    if seconds < 60.0 {
+        return format!("{} s", significant3(seconds));
+    }
+    let whole = seconds.round() as u64;
+    if whole < 3600 {
+        return format!("{} m {:02} s", whole / 60, whole % 60);
+    }
+    let minutes = (seconds / 60.0).round() as u64;
+    format!("{} h {:02} m", minutes / 60, minutes % 60)
+}
+
+/// A p-value as tables print it: two significant figures, `< 0.001` below that.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_string()
+    } else if p >= 0.1 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// `[0.884, 0.964]`: an interval to three decimals.
+pub fn interval(low: f64, high: f64) -> String {
+    format!("[{}, {}]", fixed(low, 3), fixed(high, 3))
 }
 
 /// `2.5` → `2.50×`.
@@ -90,5 +143,19 @@ mod tests {
         assert_eq!(ratio(2.5), "2.50×");
         assert_eq!(megabytes(21_436_608), "21.4 MB");
         assert_eq!(fixed(1_234_567.0, 0), "1,234,567");
+    }
+
+    #[test]
+    fn durations_as_people_read_them() {
+        assert_eq!(duration(0.0012), "1.20 ms");
+        assert_eq!(duration(0.129_4), "0.129 s");
+        assert_eq!(duration(5.4879), "5.49 s");
+        assert_eq!(duration(40.9656), "41.0 s");
+        assert_eq!(duration(285.2531), "4 m 45 s");
+        assert_eq!(duration(59.99), "60.0 s");
+        assert_eq!(duration(7_384.0), "2 h 03 m");
+        assert_eq!(significant3(9.996), "10.0");
+        assert_eq!(significant3(0.009_996), "0.0100");
+        assert_eq!(interval(0.8843, 0.96451), "[0.884, 0.965]");
     }
 }

@@ -74,6 +74,18 @@ fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The seed experiment's published training time in minutes (one GPU, 10 epochs
+/// through the frozen backbone): its two endpoints, B0 9.8 and B7 307, as this
+/// project's brief quotes them; the article's other rows were not available
+/// here, so B1..B6 have none.
+pub fn seed_training_minutes(variant: &str) -> Option<f64> {
+    match variant.to_ascii_lowercase().as_str() {
+        "b0" => Some(9.8),
+        "b7" => Some(307.0),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

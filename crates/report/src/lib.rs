@@ -11,6 +11,8 @@ pub mod format;
 pub mod inputs;
 pub mod known;
 pub mod plots;
+pub mod recommend;
+pub mod stats;
 pub mod table;
 pub mod writers;
 

@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::inputs::{FeatureIndex, HeadRun, HistoryRow, RunRecord};
 use crate::known;
+use crate::recommend::Recommendation;
+use crate::stats::{self, Interval, Paired};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Table {
@@ -15,6 +17,9 @@ pub struct Table {
     pub extraction: Option<ExtractionSummary>,
     /// Caveats worth reading next to the numbers (cache hits, missing metadata).
     pub notes: Vec<String>,
+    /// What to choose, and why; absent when too little is known (no extraction
+    /// times, a single model).
+    pub recommendation: Option<Recommendation>,
 }
 
 /// The extract run as a whole: decoding is shared by every variant (one decode per image).
@@ -58,11 +63,20 @@ pub struct Row {
     pub evaluation_split: String,
     pub evaluation_rows: usize,
     pub test_loss: f64,
+    /// 95% percentile-bootstrap interval over the test rows.
+    pub test_loss_interval: Option<Interval>,
     pub test_loss_difference: f64,
     pub test_accuracy: f64,
+    /// 95% Wilson score interval.
+    pub test_accuracy_interval: Option<Interval>,
     pub test_accuracy_difference: f64,
     pub test_roc_auc: Option<f64>,
+    /// 95% percentile-bootstrap interval over the test rows.
+    pub test_roc_auc_interval: Option<Interval>,
     pub test_f1: f64,
+    /// McNemar's exact test against the previous row of the same head kind, on
+    /// the images both were scored on.
+    pub versus_previous: Option<Paired>,
     /// The backbone's forward passes over every image, once: the feature file's
     /// measured seconds per image × its rows, else extract's `backbone_seconds`.
     pub extraction_seconds: Option<f64>,
@@ -70,17 +84,25 @@ pub struct Row {
     pub extraction_images: Option<usize>,
     /// head-train's `training_seconds` (every candidate and any refit).
     pub head_seconds: f64,
-    /// Extraction + head.
-    pub total_seconds: f64,
+    /// Extraction + head; unknown when the extraction time is.
+    pub total_seconds: Option<f64>,
     /// `total_seconds` over the baseline's.
     pub time_ratio: Option<f64>,
-    /// Epochs the head trained (Adam), or `--epochs` for the full-batch solver.
+    /// Epochs the retraining estimate counts: an Adam head's own; for the
+    /// full-batch solver (no epochs) those of the comparison's Adam heads, else
+    /// the seed's 10.
     pub epochs: usize,
     /// Estimate: extraction seconds × epochs, what retraining through the frozen
     /// backbone every epoch (the seed's way) would have cost.
     pub estimated_retraining_seconds: Option<f64>,
+    /// The kept head was refit on fit ∪ selection (`--sweep-l2 auto`): its
+    /// history is the chosen candidate's before the refit.
+    pub refit: bool,
     #[serde(skip)]
     pub history: Vec<HistoryRow>,
+    /// Per test image (key), whether the head got it right.
+    #[serde(skip)]
+    pub hits: Vec<(String, bool)>,
 }
 
 impl Row {
@@ -147,6 +169,9 @@ impl Table {
             ))
         });
         compare_with_baselines(&mut rows);
+        retraining_estimates(&mut rows, &mut notes);
+        compare_with_previous(&mut rows);
+        let recommendation = crate::recommend::recommend(&rows);
         if let Some(sources) = features {
             for (path, reason) in &sources.index.skipped {
                 notes.push(format!(
@@ -156,6 +181,7 @@ impl Table {
             }
         }
         Table {
+            recommendation,
             rows,
             extraction: features
                 .and_then(|f| f.record.as_ref())
@@ -178,25 +204,20 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         .evaluation()
         .cloned()
         .expect("HeadRun::read checks the evaluation split exists");
-    let chosen_epochs = metrics.chosen_candidate().map_or(0, |c| c.epochs);
+    let epochs = metrics.chosen_candidate().map_or(0, |c| c.epochs);
     let head = metrics.options.optimizer.as_str().to_string();
-    let epochs = if chosen_epochs > 0 {
-        chosen_epochs
-    } else {
-        metrics.options.epochs
-    };
 
     let feature_info = features.and_then(|f| f.index.find(&variant, blake3));
     let extract = features
         .and_then(|f| f.record.as_ref())
         .and_then(|r| r.variant(&variant, blake3));
-    if features.is_some() && extract.is_none() {
+    let measured = feature_info.and_then(|f| Some((f.meta.backbone_seconds_per_image()?, f.rows)));
+    if features.is_some() && extract.is_none() && measured.is_none() {
         notes.push(format!(
             "{}: the features folder's run.json has no record of {variant} with these weights; extraction time unknown",
             run.name
         ));
     }
-    let measured = feature_info.and_then(|f| Some((f.meta.backbone_seconds_per_image()?, f.rows)));
     if let (Some(record), None) = (extract, measured) {
         if record.computed < record.rows {
             notes.push(format!(
@@ -224,6 +245,22 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         (None, None) => (None, None),
     };
     let head_seconds = metrics.timing.training_seconds;
+    let correct = (evaluation.accuracy * evaluation.rows as f64).round() as usize;
+    let (loss_interval, auc_interval) = match &run.predictions {
+        Some(predictions) => stats::score_intervals(predictions),
+        None => {
+            notes.push(format!(
+                "{}: no predictions.csv (written by head-train since schema 2), so no loss or ROC-AUC intervals and no paired test",
+                run.name
+            ));
+            (None, None)
+        }
+    };
+    let hits = run
+        .predictions
+        .as_ref()
+        .map(|p| stats::hits(p, metrics.threshold))
+        .unwrap_or_default();
     Row {
         run: run.name.clone(),
         model: known::display_name(&variant),
@@ -239,19 +276,25 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         evaluation_split: evaluation.split,
         evaluation_rows: evaluation.rows,
         test_loss: evaluation.log_loss,
+        test_loss_interval: loss_interval,
         test_loss_difference: 0.0,
         test_accuracy: evaluation.accuracy,
+        test_accuracy_interval: stats::wilson(correct, evaluation.rows, stats::Z95),
         test_accuracy_difference: 0.0,
         test_roc_auc: evaluation.roc_auc,
+        test_roc_auc_interval: auc_interval,
         test_f1: evaluation.f1,
+        versus_previous: None,
         extraction_seconds,
         extraction_images,
         head_seconds,
-        total_seconds: extraction_seconds.unwrap_or(0.0) + head_seconds,
+        total_seconds: extraction_seconds.map(|e| e + head_seconds),
         time_ratio: None,
         epochs,
-        estimated_retraining_seconds: extraction_seconds.map(|s| s * epochs as f64),
+        estimated_retraining_seconds: None,
+        refit: metrics.refit_on_fit_and_selection,
         history: run.history,
+        hits,
     }
 }
 
@@ -275,7 +318,7 @@ fn compare_with_baselines(rows: &mut [Row]) {
                 .unwrap_or(kind[0])
         })
         .collect();
-    let snapshot: Vec<(String, f64, f64, f64)> = rows
+    let snapshot: Vec<(String, f64, f64, Option<f64>)> = rows
         .iter()
         .map(|r| (r.run.clone(), r.test_loss, r.test_accuracy, r.total_seconds))
         .collect();
@@ -284,6 +327,48 @@ fn compare_with_baselines(rows: &mut [Row]) {
         row.baseline = name.clone();
         row.test_loss_difference = row.test_loss - loss;
         row.test_accuracy_difference = row.test_accuracy - accuracy;
-        row.time_ratio = (*seconds > 0.0).then(|| row.total_seconds / seconds);
+        row.time_ratio = match (row.total_seconds, seconds) {
+            (Some(ours), Some(theirs)) if *theirs > 0.0 => Some(ours / theirs),
+            _ => None,
+        };
+    }
+}
+
+/// Retraining through the backbone costs its seconds × epochs. The full-batch
+/// solver has no epochs: its rows count the comparison's Adam epochs.
+fn retraining_estimates(rows: &mut [Row], notes: &mut Vec<String>) {
+    let adam_epochs = rows
+        .iter()
+        .filter(|r| !r.is_full_batch())
+        .map(|r| r.epochs)
+        .max();
+    let mut borrowed = false;
+    for row in rows.iter_mut() {
+        if row.is_full_batch() {
+            row.epochs = adam_epochs.unwrap_or(SEED_EPOCHS);
+            borrowed = true;
+        }
+        row.estimated_retraining_seconds = row.extraction_seconds.map(|s| s * row.epochs as f64);
+    }
+    if borrowed {
+        notes.push(match adam_epochs {
+            Some(epochs) => format!("The full-batch solver has no epochs: its retraining estimate counts the Adam heads' {epochs}."),
+            None => format!("The full-batch solver has no epochs: its retraining estimate counts the seed's {SEED_EPOCHS}."),
+        });
+    }
+}
+
+/// The seed's head trained 10 epochs.
+pub const SEED_EPOCHS: usize = 10;
+
+/// McNemar against the previous model of the same head kind (rows are sorted by
+/// head kind, then variant).
+fn compare_with_previous(rows: &mut [Row]) {
+    for i in 1..rows.len() {
+        if rows[i].head != rows[i - 1].head {
+            continue;
+        }
+        let previous = &rows[i - 1];
+        rows[i].versus_previous = stats::paired(&rows[i].hits, &previous.hits, &previous.run);
     }
 }

@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use contract::history::{HistoryRow, HISTORY_FILE};
 use contract::metrics::{HeadMetrics, METRICS_FILE};
+use contract::predictions::{Predictions, PREDICTIONS_FILE};
 
 use super::head_file::HeadFileMeta;
 use crate::error::{io_error, ReportError, Result};
@@ -17,6 +18,9 @@ pub struct HeadRun {
     pub metrics: HeadMetrics,
     pub history: Vec<HistoryRow>,
     pub head: HeadFileMeta,
+    /// The evaluation split's per-image probabilities; absent in runs written
+    /// before head-train recorded them (then no bootstrap or paired test).
+    pub predictions: Option<Predictions>,
 }
 
 impl HeadRun {
@@ -44,6 +48,27 @@ impl HeadRun {
                 ),
             ));
         }
+        let predictions_path = dir.join(PREDICTIONS_FILE);
+        let predictions = if predictions_path.is_file() {
+            let predictions = Predictions::read(&predictions_path)?;
+            let evaluated = metrics.evaluation().map_or(0, |e| e.rows);
+            if predictions.rows.len() != evaluated
+                || predictions.classes != metrics.features.classes
+            {
+                return Err(bad(
+                    &predictions_path,
+                    format!(
+                        "{} rows of classes {:?}, but {METRICS_FILE} evaluates {evaluated} rows of {:?}",
+                        predictions.rows.len(),
+                        predictions.classes,
+                        metrics.features.classes
+                    ),
+                ));
+            }
+            Some(predictions)
+        } else {
+            None
+        };
         Ok(HeadRun {
             name: dir
                 .file_name()
@@ -53,6 +78,7 @@ impl HeadRun {
             metrics,
             history,
             head,
+            predictions,
         })
     }
 }

@@ -44,6 +44,8 @@ pub fn size_and_parameters<DB: DrawingBackend>(
                 color: PURPLE,
                 value_text: &|v| format::fixed(v, 1),
                 y_range: None,
+                intervals: None,
+                log: false,
             },
         )?;
     }
@@ -62,6 +64,8 @@ pub fn size_and_parameters<DB: DrawingBackend>(
                 color: GREEN,
                 value_text: &|v| format::fixed(v, 2),
                 y_range: None,
+                intervals: None,
+                log: false,
             },
         )
     }
@@ -77,29 +81,43 @@ pub fn accuracy_and_loss<DB: DrawingBackend>(
     let split = table.evaluation_split();
     let panels = root.split_evenly((1, 2));
     let accuracies: Vec<f64> = table.rows.iter().map(|r| r.test_accuracy).collect();
+    let accuracy_intervals: Vec<Option<(f64, f64)>> = table
+        .rows
+        .iter()
+        .map(|r| r.test_accuracy_interval.map(|i| (i.low, i.high)))
+        .collect();
     bar_panel(
         &panels[0],
         &Bars {
-            title: &format!("{} accuracy", capitalized(&split)),
+            title: &format!("{} accuracy (95% Wilson)", capitalized(&split)),
             y_label: "accuracy",
             labels: &labels,
             values: &accuracies,
+            intervals: Some(&accuracy_intervals),
             color: BLUE,
             value_text: &format::decimal4,
-            y_range: Some((0.0, 1.1)),
+            y_range: Some((0.0, 1.15)),
+            log: false,
         },
     )?;
     let losses: Vec<f64> = table.rows.iter().map(|r| r.test_loss).collect();
+    let loss_intervals: Vec<Option<(f64, f64)>> = table
+        .rows
+        .iter()
+        .map(|r| r.test_loss_interval.map(|i| (i.low, i.high)))
+        .collect();
     bar_panel(
         &panels[1],
         &Bars {
-            title: &format!("{} log-loss", capitalized(&split)),
+            title: &format!("{} log-loss (95% bootstrap)", capitalized(&split)),
             y_label: "log-loss",
             labels: &labels,
             values: &losses,
+            intervals: Some(&loss_intervals),
             color: ORANGE,
-            value_text: &format::decimal4,
+            value_text: &|v| format::significant3(v),
             y_range: None,
+            log: super::ticks::spans_decades(losses.iter().copied()),
         },
     )
 }

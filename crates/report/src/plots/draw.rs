@@ -66,51 +66,107 @@ pub struct Bars<'a> {
     pub y_label: &'a str,
     pub labels: &'a [String],
     pub values: &'a [f64],
+    /// A 95% interval per bar, drawn as an error bar.
+    pub intervals: Option<&'a [Option<(f64, f64)>]>,
     pub color: RGBColor,
     pub value_text: &'a dyn Fn(f64) -> String,
-    /// Fixed y range; otherwise 0 to 15 % above the largest value.
+    /// Fixed y range; otherwise 0 to 15 % above the largest value (or interval).
     pub y_range: Option<(f64, f64)>,
+    /// A log y axis (values spanning decades).
+    pub log: bool,
 }
 
-/// One bar per category with its value printed above it.
+/// Ticks asked of plotters on value axes.
+pub const VALUE_TICKS: usize = 6;
+
+/// One bar per category with its value printed above it and, when given, its
+/// interval as an error bar.
 pub fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, bars: &Bars) -> DrawResult {
     let count = bars.labels.len().max(1);
-    let top = bars.values.iter().copied().fold(0.0f64, f64::max);
-    let (low, high) = bars
-        .y_range
-        .unwrap_or((0.0, if top > 0.0 { top * 1.15 } else { 1.0 }));
-    let mut chart = ChartBuilder::on(area)
+    let highest = |i: usize| {
+        bars.intervals
+            .and_then(|intervals| intervals.get(i).copied().flatten())
+            .map_or(bars.values[i], |(_, high)| high.max(bars.values[i]))
+    };
+    let top = (0..bars.values.len()).map(highest).fold(0.0f64, f64::max);
+    let smallest = bars
+        .values
+        .iter()
+        .copied()
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let (low, high) = match (bars.y_range, bars.log) {
+        (Some(range), _) => range,
+        (None, true) => (smallest / 3.0, top * 3.0),
+        (None, false) => (0.0, if top > 0.0 { top * 1.15 } else { 1.0 }),
+    };
+    let axis = super::ticks::Axis::new(bars.y_label, low, high, VALUE_TICKS, bars.log);
+    let formatter = category_formatter(bars.labels);
+    let x_range = -0.5..count as f64 - 0.5;
+    let mut builder = ChartBuilder::on(area);
+    builder
         .caption(bars.title, title_style())
         .margin(12)
         .x_label_area_size(36)
-        .y_label_area_size(72)
-        .build_cartesian_2d(-0.5..count as f64 - 0.5, low..high)
-        .map_err(error)?;
-    let formatter = category_formatter(bars.labels);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(count)
-        .x_label_formatter(&formatter)
-        .y_desc(bars.y_label)
-        .label_style(label_style())
-        .axis_desc_style(label_style())
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(error)?;
-    chart
-        .draw_series(bars.values.iter().enumerate().map(|(i, &v)| {
-            let x = i as f64;
-            Rectangle::new([(x - 0.35, low), (x + 0.35, v)], bars.color.filled())
-        }))
-        .map_err(error)?;
-    chart
-        .draw_series(
-            bars.values.iter().enumerate().map(|(i, &v)| {
-                text_above((i as f64, v), (high - low) * 0.01, (bars.value_text)(v))
-            }),
-        )
-        .map_err(error)?;
+        .y_label_area_size(72);
+    macro_rules! finish {
+        ($chart:ident, $y_of:expr) => {{
+            $chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(count)
+                .x_label_formatter(&formatter)
+                .y_labels(VALUE_TICKS)
+                .y_label_formatter(&|v: &f64| axis.label(v))
+                .y_desc(bars.y_label)
+                .label_style(label_style())
+                .axis_desc_style(label_style())
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(error)?;
+            $chart
+                .draw_series(bars.values.iter().enumerate().map(|(i, &v)| {
+                    let x = i as f64;
+                    Rectangle::new(
+                        [(x - 0.35, low), (x + 0.35, v.max(low))],
+                        bars.color.filled(),
+                    )
+                }))
+                .map_err(error)?;
+            if let Some(intervals) = bars.intervals {
+                $chart
+                    .draw_series(intervals.iter().enumerate().filter_map(|(i, interval)| {
+                        let (lo, hi) = (*interval)?;
+                        Some(ErrorBar::new_vertical(
+                            i as f64,
+                            lo.max(low),
+                            bars.values[i],
+                            hi,
+                            BLACK.stroke_width(2),
+                            14,
+                        ))
+                    }))
+                    .map_err(error)?;
+            }
+            $chart
+                .draw_series(bars.values.iter().enumerate().map(|(i, &v)| {
+                    let above = highest(i);
+                    text_above((i as f64, above), $y_of(above), (bars.value_text)(v))
+                }))
+                .map_err(error)?;
+        }};
+    }
+    if bars.log {
+        let mut chart = builder
+            .build_cartesian_2d(x_range, (low..high).log_scale())
+            .map_err(error)?;
+        finish!(chart, |v: f64| v * 0.08);
+    } else {
+        let mut chart = builder
+            .build_cartesian_2d(x_range, low..high)
+            .map_err(error)?;
+        finish!(chart, |_v: f64| (high - low) * 0.01);
+    }
     Ok(())
 }
 

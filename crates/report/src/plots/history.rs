@@ -3,6 +3,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{error, label_style, small_style, title_style, DrawResult, BLUE, FONT, ORANGE};
+use super::ticks;
 use crate::table::{head_label, Row, Table};
 
 /// Panels per line of the grid.
@@ -67,26 +68,42 @@ fn run_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
 ) -> DrawResult {
     let history = &row.history;
-    let title = if mixed {
+    let mut title = if mixed {
         format!("{} ({} head)", row.model, head_label(&row.head))
     } else {
         row.model.clone()
     };
+    if row.refit {
+        title.push_str(", before the refit");
+    }
     let last_step = history.iter().map(|h| h.step).max().unwrap_or(1).max(1) as f64;
     let first_step = history.iter().map(|h| h.step).min().unwrap_or(0) as f64;
-    let loss_max = history
+    let losses: Vec<f64> = history
         .iter()
         .flat_map(|h| [h.train_loss, h.val_loss])
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    let loss_top = if loss_max > 0.0 { loss_max * 1.1 } else { 1.0 };
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let loss_max = losses.iter().copied().fold(0.0, f64::max);
+    let loss_min = losses.iter().copied().fold(f64::INFINITY, f64::min);
+    let log = ticks::spans_decades(losses.iter().copied());
+    let (loss_low, loss_high) = if log {
+        (loss_min / 2.0, loss_max * 2.0)
+    } else {
+        (0.0, if loss_max > 0.0 { loss_max * 1.1 } else { 1.0 })
+    };
     let step_name = if row.is_full_batch() {
         "iteration"
     } else {
         "epoch"
     };
+    let steps = (last_step - first_step) as usize + 1;
+    let x_ticks = steps.clamp(2, 6);
+    let x_axis = ticks::Axis::new(step_name, first_step, last_step, x_ticks, false);
+    let loss_axis = ticks::Axis::new("loss", loss_low, loss_high, 5, log);
+    let accuracy_axis = ticks::Axis::new("accuracy", 0.0, 1.0, 5, false);
 
-    let mut chart = ChartBuilder::on(area)
+    let mut builder = ChartBuilder::on(area);
+    builder
         .caption(
             &title,
             (FONT, 16).into_font().style(FontStyle::Bold).color(&BLACK),
@@ -94,60 +111,82 @@ fn run_panel<DB: DrawingBackend>(
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(52)
-        .right_y_label_area_size(52)
-        .build_cartesian_2d(first_step..last_step, 0.0..loss_top)
-        .map_err(error)?
-        .set_secondary_coord(first_step..last_step, 0.0..1.0);
-    chart
-        .configure_mesh()
-        .x_desc(step_name)
-        .y_desc("loss")
-        .x_labels(6)
-        .y_labels(5)
-        .label_style(small_style())
-        .axis_desc_style(small_style())
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(error)?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("accuracy")
-        .y_labels(5)
-        .label_style(small_style())
-        .axis_desc_style(small_style())
-        .draw()
-        .map_err(error)?;
-
+        .right_y_label_area_size(52);
     let points = |value: fn(&crate::inputs::HistoryRow) -> f64| -> Vec<(f64, f64)> {
         history.iter().map(|h| (h.step as f64, value(h))).collect()
     };
-    chart
-        .draw_series(LineSeries::new(
-            points(|h| h.train_loss),
-            BLUE.stroke_width(2),
-        ))
-        .map_err(error)?;
-    chart
-        .draw_series(LineSeries::new(
-            points(|h| h.val_loss),
-            ORANGE.stroke_width(2),
-        ))
-        .map_err(error)?;
-    chart
-        .draw_secondary_series(DashedLineSeries::new(
-            points(|h| h.train_accuracy),
-            6,
-            4,
-            BLUE.stroke_width(2),
-        ))
-        .map_err(error)?;
-    chart
-        .draw_secondary_series(DashedLineSeries::new(
-            points(|h| h.val_accuracy),
-            6,
-            4,
-            ORANGE.stroke_width(2),
-        ))
-        .map_err(error)?;
+    macro_rules! draw {
+        ($chart:ident) => {{
+            $chart
+                .configure_mesh()
+                .x_desc(step_name)
+                .y_desc(if log { "loss (log)" } else { "loss" })
+                .x_labels(x_ticks)
+                .y_labels(5)
+                .x_label_formatter(&|x| x_axis.label(x))
+                .y_label_formatter(&|y| loss_axis.label(y))
+                .label_style(small_style())
+                .axis_desc_style(small_style())
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(error)?;
+            $chart
+                .configure_secondary_axes()
+                .y_desc("accuracy")
+                .y_labels(5)
+                .y_label_formatter(&|y| accuracy_axis.label(y))
+                .label_style(small_style())
+                .axis_desc_style(small_style())
+                .draw()
+                .map_err(error)?;
+            let clamp = |points: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+                points
+                    .into_iter()
+                    .map(|(x, y)| (x, y.max(loss_low)))
+                    .collect()
+            };
+            $chart
+                .draw_series(LineSeries::new(
+                    clamp(points(|h| h.train_loss)),
+                    BLUE.stroke_width(2),
+                ))
+                .map_err(error)?;
+            $chart
+                .draw_series(LineSeries::new(
+                    clamp(points(|h| h.val_loss)),
+                    ORANGE.stroke_width(2),
+                ))
+                .map_err(error)?;
+            $chart
+                .draw_secondary_series(DashedLineSeries::new(
+                    points(|h| h.train_accuracy),
+                    6,
+                    4,
+                    BLUE.stroke_width(2),
+                ))
+                .map_err(error)?;
+            $chart
+                .draw_secondary_series(DashedLineSeries::new(
+                    points(|h| h.val_accuracy),
+                    6,
+                    4,
+                    ORANGE.stroke_width(2),
+                ))
+                .map_err(error)?;
+        }};
+    }
+    if log {
+        let mut chart = builder
+            .build_cartesian_2d(first_step..last_step, (loss_low..loss_high).log_scale())
+            .map_err(error)?
+            .set_secondary_coord(first_step..last_step, 0.0..1.0);
+        draw!(chart);
+    } else {
+        let mut chart = builder
+            .build_cartesian_2d(first_step..last_step, loss_low..loss_high)
+            .map_err(error)?
+            .set_secondary_coord(first_step..last_step, 0.0..1.0);
+        draw!(chart);
+    }
     Ok(())
 }

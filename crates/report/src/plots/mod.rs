@@ -6,6 +6,7 @@ mod draw;
 mod encode_png;
 mod history;
 mod scatter;
+pub mod ticks;
 mod time;
 
 use std::path::Path;
@@ -29,6 +30,8 @@ pub struct PlotFile {
     pub svg_path: String,
     pub png_path: String,
     pub svg: String,
+    /// Every value axis drawn: (axis name, its tick labels).
+    pub axes: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,11 +88,11 @@ impl PlotKind {
                 "Each point a run; x the backbone's parameters in millions.".into()
             }
             PlotKind::History => {
-                "One panel per run: train and validation (selection split) loss on the left axis, accuracy on the right. Adam: per epoch; L-BFGS: per iteration.".into()
+                "One panel per run: train and validation (selection split) loss on the left axis (log when it spans decades), accuracy on the right. Adam: per epoch; L-BFGS: per iteration; after --sweep-l2 auto, the chosen strength's run before its refit.".into()
             }
             PlotKind::Time => {
                 if table.rows.iter().any(|r| r.extraction_seconds.is_some()) {
-                    "Ours: the backbone once per image (extraction) plus head training on the cached features. Estimate: the measured backbone seconds × the head's epochs, what retraining through the frozen backbone every epoch (the seed's way) costs.".into()
+                    "Ours: the backbone once per image (extraction) plus head training on the cached features. Estimate: the measured backbone time × the epochs (the Adam heads' for the full-batch solver), what retraining through the frozen backbone every epoch (the seed's way) costs on this machine. Crosses: the seed's published GPU training times, B0 9.8 min and B7 307 min (its other rows were not available to this project).".into()
                 } else {
                     "Head training only: no extract run.json was given (--features), so extraction and the retraining estimate are unknown.".into()
                 }
@@ -146,6 +149,7 @@ pub fn write_all(table: &Table, out: &Path) -> Result<Vec<PlotFile>> {
                 svg_path: format!("{PLOTS_DIR}/{}.svg", kind.name()),
                 png_path: format!("{PLOTS_DIR}/{}.png", kind.name()),
                 svg: plot.svg,
+                axes: plot.axes,
             })
         })
         .collect()
@@ -163,6 +167,7 @@ pub fn capitalized(word: &str) -> String {
 struct Rendered {
     svg: String,
     png: Vec<u8>,
+    axes: Vec<(String, Vec<String>)>,
 }
 
 fn render(kind: PlotKind, table: &Table) -> Result<Rendered> {
@@ -172,10 +177,12 @@ fn render(kind: PlotKind, table: &Table) -> Result<Rendered> {
     };
     let (width, height) = kind.size(table);
     let mut svg = String::new();
+    ticks::take_drawn();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         kind.draw(table, &root).map_err(failed)?;
     }
+    let axes = ticks::take_drawn();
     let png = encode_png::svg_to_png(&svg).map_err(failed)?;
-    Ok(Rendered { svg, png })
+    Ok(Rendered { svg, png, axes })
 }

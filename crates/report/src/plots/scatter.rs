@@ -3,7 +3,9 @@ use plotters::prelude::*;
 
 use super::draw::{
     empty_panel, error, label_style, small_style, text_above, title_style, DrawResult, PALETTE,
+    VALUE_TICKS,
 };
+use super::ticks::Axis;
 use crate::known;
 use crate::plots::capitalized;
 use crate::table::{head_label, Table};
@@ -34,7 +36,8 @@ pub fn accuracy_vs_parameters<DB: DrawingBackend>(
     let y_min = points.iter().map(|p| p.1).fold(1.0, f64::min);
     let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max);
     let pad = ((y_max - y_min) * 0.25).max(0.01);
-    let y_range = (y_min - pad).max(0.0)..y_max + pad;
+    let (y_range_start, y_range_end) = ((y_min - pad).max(0.0), (y_max + pad).min(1.0));
+    let y_range = y_range_start..y_range_end;
     let lift = (y_range.end - y_range.start) * 0.03;
 
     let mut chart = ChartBuilder::on(root)
@@ -44,18 +47,17 @@ pub fn accuracy_vs_parameters<DB: DrawingBackend>(
         .y_label_area_size(72)
         .build_cartesian_2d(0.0..x_max, y_range)
         .map_err(error)?;
+    let x_axis = Axis::new("parameters", 0.0, x_max, VALUE_TICKS, false);
+    let y_axis = Axis::new("accuracy", y_range_start, y_range_end, VALUE_TICKS, false);
     chart
         .configure_mesh()
         .x_desc("backbone parameters (millions)")
         .y_desc("accuracy")
         .light_line_style(WHITE.mix(0.0))
-        .y_label_formatter(&|y| {
-            if *y <= 1.0 {
-                format!("{y:.2}")
-            } else {
-                String::new()
-            }
-        })
+        .x_labels(VALUE_TICKS)
+        .y_labels(VALUE_TICKS)
+        .x_label_formatter(&|x| x_axis.label(x))
+        .y_label_formatter(&|y| y_axis.label(y))
         .label_style(label_style())
         .axis_desc_style(label_style())
         .draw()

@@ -3,31 +3,49 @@ use plotters::prelude::*;
 
 use super::draw::{
     category_formatter, error, label_style, small_style, text_above, title_style, DrawResult, BLUE,
-    ORANGE, RED,
+    ORANGE, RED, VALUE_TICKS,
 };
+use super::ticks::Axis;
 use crate::format;
+use crate::known;
 use crate::table::Table;
 
 /// Per run, ours (extraction once + head training, stacked) beside the estimated
-/// cost of retraining through the backbone every epoch.
+/// cost of retraining through the backbone every epoch, and the seed's own
+/// training time where it published one; minutes once anything passes 3.
 pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) -> DrawResult {
     let mixed = table.mixed_heads();
     let labels: Vec<String> = table.rows.iter().map(|r| r.label(mixed)).collect();
     let count = labels.len().max(1);
-    let top = table
+    let seed: Vec<Option<f64>> = table
         .rows
         .iter()
-        .map(|r| {
+        .map(|r| known::seed_training_minutes(&r.variant).map(|m| m * 60.0))
+        .collect();
+    let top_seconds = table
+        .rows
+        .iter()
+        .zip(&seed)
+        .map(|(r, s)| {
             r.estimated_retraining_seconds
                 .unwrap_or(0.0)
-                .max(r.total_seconds)
+                .max(r.total_seconds.unwrap_or(r.head_seconds))
+                .max(s.unwrap_or(0.0))
         })
         .fold(0.0, f64::max);
-    let y_top = if top > 0.0 { top * 1.4 } else { 1.0 };
+    let minutes = top_seconds > 180.0;
+    let unit = if minutes { 60.0 } else { 1.0 };
+    let y_top = if top_seconds > 0.0 {
+        top_seconds / unit * 1.4
+    } else {
+        1.0
+    };
+    let y_name = if minutes { "minutes" } else { "seconds" };
+    let axis = Axis::new(y_name, 0.0, y_top, VALUE_TICKS, false);
 
     let mut chart = ChartBuilder::on(root)
         .caption(
-            "Time per variant: ours against retraining through the backbone (estimate)",
+            "Time per variant: ours against retraining through the backbone",
             title_style(),
         )
         .margin(14)
@@ -41,7 +59,9 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
         .disable_x_mesh()
         .x_labels(count)
         .x_label_formatter(&formatter)
-        .y_desc("seconds")
+        .y_labels(VALUE_TICKS)
+        .y_label_formatter(&|v| axis.label(v))
+        .y_desc(y_name)
         .label_style(label_style())
         .axis_desc_style(label_style())
         .light_line_style(WHITE.mix(0.0))
@@ -54,7 +74,7 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
         .rows
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| Some((i, r.extraction_seconds?)))
+        .filter_map(|(i, r)| Some((i, r.extraction_seconds? / unit)))
         .collect();
     if !extraction.is_empty() {
         chart
@@ -67,9 +87,12 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
     }
     chart
         .draw_series(table.rows.iter().enumerate().map(|(i, r)| {
-            let base = r.extraction_seconds.unwrap_or(0.0);
+            let base = r.extraction_seconds.unwrap_or(0.0) / unit;
             Rectangle::new(
-                [(ours_left(i), base), (ours_right(i), base + r.head_seconds)],
+                [
+                    (ours_left(i), base),
+                    (ours_right(i), base + r.head_seconds / unit),
+                ],
                 ORANGE.filled(),
             )
         }))
@@ -78,10 +101,14 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
         .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], ORANGE.filled()));
     chart
         .draw_series(table.rows.iter().enumerate().map(|(i, r)| {
+            let (height, text) = match r.total_seconds {
+                Some(total) => (total, format::duration(total)),
+                None => (r.head_seconds, "head only".to_string()),
+            };
             text_above(
-                ((ours_left(i) + ours_right(i)) / 2.0, r.total_seconds),
+                ((ours_left(i) + ours_right(i)) / 2.0, height / unit),
                 y_top * 0.01,
-                format::seconds(r.total_seconds),
+                text,
             )
         }))
         .map_err(error)?;
@@ -96,16 +123,14 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
         let epochs = estimates[0].2;
         let same_epochs = estimates.iter().all(|e| e.2 == epochs);
         let label = if same_epochs {
-            format!(
-                "estimate: backbone seconds × {epochs} epochs (retraining through the backbone)"
-            )
+            format!("estimate: backbone time × {epochs} epochs (retraining through the backbone)")
         } else {
-            "estimate: backbone seconds × epochs (retraining through the backbone)".to_string()
+            "estimate: backbone time × epochs (retraining through the backbone)".to_string()
         };
         chart
             .draw_series(estimates.iter().map(|&(i, s, _)| {
                 Rectangle::new(
-                    [(i as f64 + 0.02, 0.0), (i as f64 + 0.38, s)],
+                    [(i as f64 + 0.02, 0.0), (i as f64 + 0.38, s / unit)],
                     RED.mix(0.45).filled(),
                 )
             }))
@@ -115,9 +140,34 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
         chart
             .draw_series(estimates.iter().map(|&(i, s, _)| {
                 text_above(
-                    (i as f64 + 0.2, s),
+                    (i as f64 + 0.2, s / unit),
                     y_top * 0.01,
-                    format!("~{}", format::seconds(s)),
+                    format!("~{}", format::duration(s)),
+                )
+            }))
+            .map_err(error)?;
+    }
+    let published: Vec<(usize, f64)> = seed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, (*s)? / unit)))
+        .collect();
+    if !published.is_empty() {
+        chart
+            .draw_series(
+                published
+                    .iter()
+                    .map(|&(i, s)| Cross::new((i as f64 + 0.2, s), 9, BLACK.stroke_width(3))),
+            )
+            .map_err(error)?
+            .label("the seed's training time (its article, GPU, 10 epochs)")
+            .legend(|(x, y)| Cross::new((x + 8, y), 6, BLACK.stroke_width(3)));
+        chart
+            .draw_series(published.iter().map(|&(i, s)| {
+                text_above(
+                    (i as f64 + 0.2, s),
+                    y_top * 0.025,
+                    format!("seed {}", format::duration(s * unit)),
                 )
             }))
             .map_err(error)?;

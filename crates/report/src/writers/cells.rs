@@ -23,15 +23,16 @@ pub fn cells(table: &Table) -> Cells {
         "batch size".to_string(),
         "weights size".to_string(),
         "parameters".to_string(),
-        format!("{split} loss"),
+        format!("{split} loss [95%]"),
         "Δ loss".to_string(),
-        format!("{split} accuracy"),
+        format!("{split} accuracy [95%]"),
         "Δ accuracy".to_string(),
-        "ROC-AUC".to_string(),
+        "vs previous".to_string(),
+        "ROC-AUC [95%]".to_string(),
         "F1".to_string(),
-        "extraction s".to_string(),
-        "head s".to_string(),
-        "total s".to_string(),
+        "extraction".to_string(),
+        "head".to_string(),
+        "total".to_string(),
         "time ratio".to_string(),
     ]
     .to_vec();
@@ -49,6 +50,15 @@ fn row_cells(row: &Row) -> Vec<String> {
         }
     };
     let optional = |value: Option<String>| value.unwrap_or_else(|| MISSING.to_string());
+    let with_interval = |value: String, interval: Option<crate::stats::Interval>| match interval {
+        Some(i) => format!("{value} {}", format::interval(i.low, i.high)),
+        None => value,
+    };
+    let versus_previous = match &row.versus_previous {
+        Some(test) if test.distinguishable => format!("p = {}", format::p_value(test.p_value)),
+        Some(test) => format!("≈ (p = {})", format::p_value(test.p_value)),
+        None => MISSING.to_string(),
+    };
     vec![
         row.model.clone(),
         head_label(&row.head).to_string(),
@@ -59,15 +69,22 @@ fn row_cells(row: &Row) -> Vec<String> {
         },
         optional(row.weights_bytes.map(format::megabytes)),
         optional(row.parameters.map(format::thousands)),
-        format::decimal4(row.test_loss),
+        with_interval(format::decimal4(row.test_loss), row.test_loss_interval),
         difference(row.test_loss_difference),
-        format::decimal4(row.test_accuracy),
+        with_interval(
+            format::decimal4(row.test_accuracy),
+            row.test_accuracy_interval,
+        ),
         difference(row.test_accuracy_difference),
-        optional(row.test_roc_auc.map(format::decimal4)),
+        versus_previous,
+        optional(
+            row.test_roc_auc
+                .map(|auc| with_interval(format::decimal4(auc), row.test_roc_auc_interval)),
+        ),
         format::decimal4(row.test_f1),
-        optional(row.extraction_seconds.map(format::seconds)),
-        format::seconds(row.head_seconds),
-        format::seconds(row.total_seconds),
+        optional(row.extraction_seconds.map(format::duration)),
+        format::duration(row.head_seconds),
+        optional(row.total_seconds.map(format::duration)),
         optional(row.time_ratio.map(format::ratio)),
     ]
 }
@@ -86,10 +103,17 @@ pub fn footnotes(table: &Table) -> Vec<String> {
             .join(", ")
     ));
     notes.push(
-        "extraction s: the backbone's forward pass over every image, once (seconds per image \
+        "[95%]: accuracy's Wilson score interval; loss's and ROC-AUC's percentile bootstrap over \
+         the test rows (2,000 resamples, fixed seed). vs previous: McNemar's exact test against \
+         the row above of the same head kind, on the same test images; ≈ marks neighbours it \
+         cannot tell apart (p ≥ 0.05)."
+            .to_string(),
+    );
+    notes.push(
+        "extraction: the backbone's forward pass over every image, once (seconds per image \
          measured when the features were computed, recorded with them, × images; a run served \
-         from the cache keeps that cost); head s: head-train's training time over the cached \
-         features; total = extraction + head."
+         from the cache keeps that cost); head: head-train's training time over the cached \
+         features; total = extraction + head, unknown (–) when extraction is."
             .to_string(),
     );
     if let Some(extraction) = table.extraction.as_ref().filter(|e| e.decoded == 0) {
@@ -99,11 +123,11 @@ pub fn footnotes(table: &Table) -> Vec<String> {
         ));
     } else if let Some(extraction) = &table.extraction {
         notes.push(format!(
-            "Decoding and resizing is shared by all variants (one decode per image): {} CPU-s for {} images decoded of {}; the extract run took {} s wall time.",
-            format::seconds(extraction.decode_cpu_seconds),
+            "Decoding and resizing is shared by all variants (one decode per image): {} of CPU time for {} images decoded of {}; the extract run took {}.",
+            format::duration(extraction.decode_cpu_seconds),
             format::thousands(extraction.decoded as u64),
             format::thousands(extraction.images as u64),
-            format::seconds(extraction.wall_seconds),
+            format::duration(extraction.wall_seconds),
         ));
     }
     if table

@@ -10,6 +10,8 @@ main { max-width: 1280px; margin: 0 auto; padding: 24px 32px 48px; }
 h1 { font-size: 28px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 0 0 8px; }
 p.lead { color: #555; margin: 0 0 20px; }
+#recommendation { background: #fff; border: 1px solid #cde; border-left: 4px solid #1f77b4; border-radius: 6px; padding: 12px 16px; margin: 0 0 20px; }
+#recommendation p { margin: 0; line-height: 1.5; }
 .table-wrap { overflow-x: auto; background: #fff; border: 1px solid #ddd; border-radius: 6px; }
 table { border-collapse: collapse; font-size: 12.5px; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { padding: 5px 7px; border-bottom: 1px solid #eee; white-space: nowrap; }
@@ -40,6 +42,12 @@ pub fn html(table: &Table, plots: &[PlotFile], source: &str) -> String {
         escape(source)
     ));
 
+    if let Some(recommendation) = &table.recommendation {
+        out.push_str(&format!(
+            "<section id=\"recommendation\"><h2>Recommendation</h2>\n<p>{}</p></section>\n",
+            escape(&recommendation.text)
+        ));
+    }
     out.push_str("<div class=\"table-wrap\">\n<table id=\"comparison\">\n<thead><tr>");
     for (i, header) in cells.headers.iter().enumerate() {
         out.push_str(&format!("<th{}>{}</th>", numeric_class(i), escape(header)));

@@ -6,6 +6,9 @@ use crate::table::Table;
 pub fn markdown(table: &Table, plots: &[PlotFile]) -> String {
     let cells = cells(table);
     let mut out = String::from("# effprobe report\n\n");
+    if let Some(recommendation) = &table.recommendation {
+        out.push_str(&format!("**Recommendation.** {}\n\n", recommendation.text));
+    }
     out.push_str(&markdown_row(&cells.headers));
     let rule: Vec<String> = (0..cells.headers.len())
         .map(|i| if is_numeric_column(i) { "---:" } else { "---" }.to_string())

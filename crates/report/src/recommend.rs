@@ -1,0 +1,174 @@
+//! What to choose: the models worth their cost, and the cheapest one the test
+//! set cannot tell from the best, in one paragraph with the numbers behind it.
+//!
+//! * The Pareto front of (test loss, extraction cost) among the runs of the head
+//!   kind that reaches the lowest loss: the runs no cheaper run beats on loss.
+//! * Its knee: on the front, with log10 cost and loss each scaled to [0, 1], the
+//!   point farthest below the straight line from the cheapest point to the
+//!   lowest-loss one (where the loss bought per doubling of cost falls off).
+//!   Needs three points.
+//! * The cheapest run whose accuracy McNemar's exact test cannot tell from the
+//!   lowest-loss run's (p ≥ 0.05 on the same test images).
+
+use serde::Serialize;
+
+use crate::format;
+use crate::stats::{self, Paired};
+use crate::table::{head_label, Row};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// `adam` or `lbfgs`: the head kind considered.
+    pub head: String,
+    /// Runs on the front, cheapest first.
+    pub front: Vec<String>,
+    pub knee: Option<String>,
+    /// The lowest test loss.
+    pub best: String,
+    /// The cheapest run indistinguishable from `best`, with the test against it.
+    pub cheapest_equivalent: Option<(String, Option<Paired>)>,
+    pub text: String,
+}
+
+fn cost(row: &Row) -> Option<f64> {
+    row.extraction_seconds.filter(|s| *s > 0.0)
+}
+
+/// Runs (indices) no cheaper run beats on loss, cheapest first.
+fn pareto_front(rows: &[&Row]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len())
+        .filter(|&i| cost(rows[i]).is_some())
+        .collect();
+    order.sort_by(|&a, &b| {
+        cost(rows[a])
+            .unwrap_or(0.0)
+            .total_cmp(&cost(rows[b]).unwrap_or(0.0))
+            .then(rows[a].test_loss.total_cmp(&rows[b].test_loss))
+    });
+    let mut front = Vec::new();
+    let mut best = f64::INFINITY;
+    for i in order {
+        if rows[i].test_loss < best {
+            best = rows[i].test_loss;
+            front.push(i);
+        }
+    }
+    front
+}
+
+/// The knee of a front (indices into `rows`, cheapest first), by the rule above.
+fn knee(rows: &[&Row], front: &[usize]) -> Option<usize> {
+    if front.len() < 3 {
+        return None;
+    }
+    let x = |i: usize| cost(rows[i]).unwrap_or(1.0).log10();
+    let y = |i: usize| rows[i].test_loss;
+    let (first, last) = (front[0], front[front.len() - 1]);
+    let (x_span, y_span) = (x(last) - x(first), y(first) - y(last));
+    if x_span <= 0.0 || y_span <= 0.0 {
+        return None;
+    }
+    front[1..front.len() - 1]
+        .iter()
+        .map(|&i| {
+            let u = (x(i) - x(first)) / x_span;
+            let v = (y(first) - y(i)) / y_span;
+            // Above the diagonal u = v in (cost, loss gained): gained more than paid.
+            (i, v - u)
+        })
+        .filter(|(_, gain)| *gain > 0.0)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+fn describe(row: &Row) -> String {
+    format!(
+        "{} ({}, loss {})",
+        row.model,
+        cost(row).map_or_else(|| format::MISSING.to_string(), format::duration),
+        format::decimal4(row.test_loss)
+    )
+}
+
+pub fn recommend(all: &[Row]) -> Option<Recommendation> {
+    let best_overall = all
+        .iter()
+        .min_by(|a, b| a.test_loss.total_cmp(&b.test_loss))?;
+    let rows: Vec<&Row> = all.iter().filter(|r| r.head == best_overall.head).collect();
+    if rows.len() < 2 {
+        return None;
+    }
+    let front = pareto_front(&rows);
+    if front.is_empty() {
+        return None;
+    }
+    let knee = knee(&rows, &front);
+    let best = rows
+        .iter()
+        .min_by(|a, b| a.test_loss.total_cmp(&b.test_loss))
+        .copied()?;
+    let mut by_cost: Vec<&Row> = rows.iter().copied().filter(|r| cost(r).is_some()).collect();
+    by_cost.sort_by(|a, b| cost(a).unwrap_or(0.0).total_cmp(&cost(b).unwrap_or(0.0)));
+    let cheapest_equivalent = if best.hits.is_empty() {
+        None
+    } else {
+        by_cost.iter().find_map(|row| {
+            if row.run == best.run {
+                return Some((row.run.clone(), None));
+            }
+            let test = stats::paired(&row.hits, &best.hits, &best.run)?;
+            (!test.distinguishable).then(|| (row.run.clone(), Some(test)))
+        })
+    };
+
+    let kind = head_label(&best.head);
+    let mut text = format!(
+        "Among the {kind} heads, the models worth their extraction cost (the Pareto front of test loss against it) are {}.",
+        front
+            .iter()
+            .map(|&i| describe(rows[i]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    match knee {
+        Some(i) => text.push_str(&format!(
+            " The front's knee, where the loss bought per doubling of cost falls off, is {}.",
+            rows[i].model
+        )),
+        None if front.len() >= 3 => {
+            text.push_str(" The front has no knee: each step costs about what it gains.")
+        }
+        None => {}
+    }
+    text.push_str(&format!(" The lowest loss is {}'s.", best.model));
+    match &cheapest_equivalent {
+        Some((run, Some(test))) => {
+            let row = rows.iter().find(|r| &r.run == run)?;
+            text.push_str(&format!(
+                " {} is the cheapest whose accuracy the test set cannot tell from {}'s ({} against {}, McNemar p = {:.2} on {} images): choose it unless a difference of {:+.4} in accuracy matters more than {} of extraction.",
+                row.model,
+                best.model,
+                format::decimal4(row.test_accuracy),
+                format::decimal4(best.test_accuracy),
+                test.p_value,
+                test.images,
+                best.test_accuracy - row.test_accuracy,
+                format::duration(cost(best).unwrap_or(0.0) - cost(row).unwrap_or(0.0)),
+            ));
+        }
+        Some((_, None)) => text.push_str(&format!(
+            " Every cheaper model's accuracy is distinguishable from it (McNemar p < {}): choose {}.",
+            stats::ALPHA,
+            best.model
+        )),
+        None => text.push_str(" Without per-image predictions the models cannot be tested against each other."),
+    }
+    Some(Recommendation {
+        head: best.head.clone(),
+        front: front.iter().map(|&i| rows[i].run.clone()).collect(),
+        knee: knee.map(|i| rows[i].run.clone()),
+        best: best.run.clone(),
+        cheapest_equivalent,
+        text,
+    })
+}

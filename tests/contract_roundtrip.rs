@@ -212,12 +212,17 @@ fn every_contract_file_round_trips_from_producer_to_consumer() {
 #[test]
 fn a_newer_schema_is_refused_naming_the_file_and_both_versions() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, read) in [
+    for (name, version, read) in [
         (
             "metrics.json",
+            contract::metrics::METRICS_SCHEMA_VERSION,
             (|p: &Path| HeadMetrics::read(p).map(|_| ())) as fn(&Path) -> _,
         ),
-        ("run.json", |p: &Path| RunRecord::read(p).map(|_| ())),
+        (
+            "run.json",
+            contract::run_record::RUN_RECORD_SCHEMA_VERSION,
+            |p: &Path| RunRecord::read(p).map(|_| ()),
+        ),
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, r#"{"schema_version": 99}"#).unwrap();
@@ -225,7 +230,7 @@ fn a_newer_schema_is_refused_naming_the_file_and_both_versions() {
         assert!(
             message.contains(&path.display().to_string())
                 && message.contains("schema_version 99")
-                && message.contains("newer than the 1 this build reads"),
+                && message.contains(&format!("newer than the {version} this build reads")),
             "{message}"
         );
     }

@@ -94,7 +94,7 @@ pub fn write(table: Table, source: &str, out: &Path) -> Result<Written> {
     let csv_text =
         writers::csv::csv(&table).map_err(|e| output_error(&out.join(CSV_FILE), e.to_string()))?;
     let csv = save(CSV_FILE, &csv_text)?;
-    let json_text = writers::json::json(&table)
+    let json_text = writers::json::json(&table, &plots)
         .map_err(|e| output_error(&out.join(JSON_FILE), e.to_string()))?;
     let json = save(JSON_FILE, &json_text)?;
     let html = save(HTML_FILE, &writers::html::html(&table, &plots, source))?;

@@ -456,3 +456,88 @@ fn recorded_seconds_per_image_give_the_extraction_time_of_every_row() {
     let b0 = expected.iter().find(|e| e.run == "b0").unwrap();
     assert_eq!(row("b0").extraction_seconds, Some(b0.extraction_seconds));
 }
+
+/// Every value axis of every plot: labels distinct, at most four significant
+/// digits, and each drawn in the SVG.
+fn check_axes(written: &report::Written) {
+    for plot in &written.plots {
+        assert!(!plot.axes.is_empty(), "{}: no axis recorded", plot.name);
+        for (axis, labels) in &plot.axes {
+            let mut unique = labels.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), labels.len(), "{} {axis}: {labels:?}", plot.name);
+            for label in labels {
+                assert!(
+                    report::plots::ticks::significant_digits(label) <= 4,
+                    "{} {axis}: {label} has more than 4 significant digits",
+                    plot.name
+                );
+            }
+        }
+        for (_, labels) in &plot.axes {
+            for label in labels {
+                // plotters writes each text element's content on its own line.
+                assert!(
+                    plot.svg.contains(&format!(">{label}<"))
+                        || plot.svg.contains(&format!("\n{label}\n</text>")),
+                    "{}: label {label} not drawn",
+                    plot.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn tick_labels_are_distinct_and_short_on_normal_and_narrow_ranges() {
+    let out = tempfile::tempdir().unwrap();
+    check_axes(&render(out.path()));
+
+    // Narrow: accuracies within 0.002 of each other near 1, losses spanning
+    // three decades, histories of a solver that drives the loss to 1e-4.
+    let narrow = tempfile::tempdir().unwrap();
+    let runs = narrow.path().join("runs");
+    for (i, entry) in std::fs::read_dir(fixtures().join("runs")).unwrap().enumerate() {
+        let from = entry.unwrap().path();
+        let to = runs.join(from.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for file in std::fs::read_dir(&from).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::copy(&file, to.join(file.file_name().unwrap())).unwrap();
+        }
+        let metrics_path = to.join("metrics.json");
+        let mut metrics = read_json(&metrics_path);
+        for split in metrics["splits"].as_array_mut().unwrap() {
+            split["accuracy"] = serde_json::json!(0.998 + 0.0004 * i as f64);
+            split["log_loss"] = serde_json::json!(0.0003 * 10f64.powi(i as i32 % 4));
+        }
+        std::fs::write(&metrics_path, serde_json::to_string(&metrics).unwrap()).unwrap();
+        let history_path = to.join("history.csv");
+        let mut history = String::from(
+            "step,train_loss,train_accuracy,val_loss,val_accuracy,objective,gradient_max,seconds\n",
+        );
+        for step in 1..=12 {
+            let loss = 0.7 * 0.45f64.powi(step);
+            history.push_str(&format!(
+                "{step},{loss},{},{},{},,,{}\n",
+                0.999 + step as f64 * 1e-5,
+                loss * 1.1,
+                0.9985,
+                step as f64 * 0.01
+            ));
+        }
+        std::fs::write(&history_path, history).unwrap();
+        // The predictions no longer match the scores above; drop them.
+        let _ = std::fs::remove_file(to.join("predictions.csv"));
+    }
+    let written = report::render(
+        &ReportInputs {
+            runs,
+            features: Some(fixtures().join("features")),
+        },
+        &narrow.path().join("report"),
+    )
+    .unwrap();
+    check_axes(&written);
+}

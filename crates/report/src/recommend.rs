@@ -144,17 +144,26 @@ pub fn recommend(all: &[Row]) -> Option<Recommendation> {
     match &cheapest_equivalent {
         Some((run, Some(test))) => {
             let row = rows.iter().find(|r| &r.run == run)?;
+            let gain = best.test_accuracy - row.test_accuracy;
+            let saved = format::duration(cost(best).unwrap_or(0.0) - cost(row).unwrap_or(0.0));
             text.push_str(&format!(
-                " {} is the cheapest whose accuracy the test set cannot tell from {}'s ({} against {}, McNemar p = {:.2} on {} images): choose it unless a difference of {:+.4} in accuracy matters more than {} of extraction.",
+                " {} is the cheapest whose accuracy the test set cannot tell from {}'s ({} against {}, McNemar p = {:.2} on {} images)",
                 row.model,
                 best.model,
                 format::decimal4(row.test_accuracy),
                 format::decimal4(best.test_accuracy),
                 test.p_value,
                 test.images,
-                best.test_accuracy - row.test_accuracy,
-                format::duration(cost(best).unwrap_or(0.0) - cost(row).unwrap_or(0.0)),
             ));
+            text.push_str(&if gain > 0.0 {
+                format!(": choose it unless {gain:+.4} in accuracy matters more than {saved} of extraction.")
+            } else {
+                format!(
+                    ": choose it; it is as accurate and {saved} of extraction cheaper, at a test loss of {} against {}.",
+                    format::decimal4(row.test_loss),
+                    format::decimal4(best.test_loss)
+                )
+            });
         }
         Some((_, None)) => text.push_str(&format!(
             " Every cheaper model's accuracy is distinguishable from it (McNemar p < {}): choose {}.",

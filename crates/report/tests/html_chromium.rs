@@ -1,6 +1,8 @@
 //! `report.html` opened in headless Chromium (Debian's `chromium`, installed by
 //! `.ci/run`): the page loads with no console message, the DOM holds the table
-//! and every plot, and the screenshot is a real rendering.
+//! and every plot, and the screenshot is a real rendering. The report and its
+//! screenshot stay in the test's output folder, `target/tmp/report-html/`, to be
+//! looked at.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -55,7 +57,9 @@ fn report_html_renders_in_headless_chromium() {
         return;
     };
     let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("report");
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-html");
+    let _ = std::fs::remove_dir_all(&kept);
+    let out = kept.join("report");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let report = Command::new(env!("CARGO_BIN_EXE_report"))
         .arg(fixtures.join("runs"))
@@ -118,13 +122,13 @@ fn report_html_renders_in_headless_chromium() {
         );
     }
 
-    let screenshot = work.path().join("screenshot.png");
+    let screenshot = kept.join("screenshot.png");
     let shot = run_chromium(
         &chromium,
         &work.path().join("profile-shot"),
         &[
             format!("--screenshot={}", screenshot.display()),
-            "--window-size=1280,2000".to_string(),
+            "--window-size=1440,5000".to_string(),
         ],
         &page,
     );
@@ -142,7 +146,7 @@ fn report_html_renders_in_headless_chromium() {
     let mut reader = decoder.read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
     let frame = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((frame.width, frame.height), (1280, 2000));
+    assert_eq!((frame.width, frame.height), (1440, 5000));
     let channels = frame.color_type.samples();
     let pixels = &pixels[..frame.buffer_size()];
     // Text and bars: dark pixels and saturated (plot) colours, not a blank page.
@@ -163,7 +167,5 @@ fn report_html_renders_in_headless_chromium() {
         coloured > total / 50,
         "too little plot colour: {coloured} of {total}"
     );
-    if let Ok(keep) = std::env::var("EFFPROBE_KEEP_SCREENSHOT") {
-        std::fs::copy(&screenshot, keep).unwrap();
-    }
+    eprintln!("report and screenshot: {}", kept.display());
 }

@@ -22,7 +22,10 @@ fn wilson_intervals_match_scipy() {
         let ours = wilson(k, n, Z95).unwrap();
         for (ours, theirs) in [(ours.low, &case["low"]), (ours.high, &case["high"])] {
             let theirs = theirs.as_f64().unwrap();
-            assert!((ours - theirs).abs() < 1e-12, "{k}/{n}: {ours} vs scipy {theirs}");
+            assert!(
+                (ours - theirs).abs() < 1e-12,
+                "{k}/{n}: {ours} vs scipy {theirs}"
+            );
         }
     }
 }

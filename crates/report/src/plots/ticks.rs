@@ -31,6 +31,19 @@ pub fn significant_digits(label: &str) -> usize {
     trimmed.len().saturating_sub(integer_trailing_zeros).max(1)
 }
 
+/// Why an axis's labels are hard to read, if they are: repeated labels, or
+/// one with more than four significant digits.
+pub fn unreadable(labels: &[String]) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(repeated) = labels.iter().find(|label| !seen.insert(label.as_str())) {
+        return Some(format!("{repeated} repeats in {labels:?}"));
+    }
+    labels
+        .iter()
+        .find(|label| significant_digits(label) > 4)
+        .map(|long| format!("{long} has more than 4 significant digits"))
+}
+
 /// Labels for tick values: the fewest decimals (0 to 6) at which they are all
 /// distinct and each names its tick exactly (within a thousandth of the step);
 /// whole numbers without decimals when every tick is one.

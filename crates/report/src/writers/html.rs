@@ -6,17 +6,18 @@ use crate::table::Table;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0; color: #1a1a1a; background: #fafafa; }
-main { max-width: 1280px; margin: 0 auto; padding: 24px 32px 48px; }
+main { max-width: 1440px; margin: 0 auto; padding: 24px 32px 48px; }
 h1 { font-size: 28px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 0 0 8px; }
 p.lead { color: #555; margin: 0 0 20px; }
 #recommendation { background: #fff; border: 1px solid #cde; border-left: 4px solid #1f77b4; border-radius: 6px; padding: 12px 16px; margin: 0 0 20px; }
 #recommendation p { margin: 0; line-height: 1.5; }
 .table-wrap { overflow-x: auto; background: #fff; border: 1px solid #ddd; border-radius: 6px; }
-table { border-collapse: collapse; font-size: 12.5px; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 7px; border-bottom: 1px solid #eee; white-space: nowrap; }
+table { border-collapse: collapse; font-size: 12px; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 6px; border-bottom: 1px solid #eee; white-space: nowrap; }
 th { background: #f0f3f7; text-align: left; font-weight: 600; border-bottom: 2px solid #ccd; white-space: normal; vertical-align: bottom; }
 td.num, th.num { text-align: right; }
+td .interval { display: block; font-size: 11px; color: #666; }
 tbody tr:hover { background: #f7fbff; }
 ul.notes { font-size: 13px; color: #444; padding-left: 20px; }
 code { font-size: 12px; background: #eef; padding: 1px 4px; border-radius: 3px; }
@@ -24,6 +25,19 @@ figure { background: #fff; border: 1px solid #ddd; border-radius: 6px; margin: 2
 figure svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: 13px; color: #555; margin-top: 8px; }
 "#;
+
+/// A value with its interval (`0.9000 [0.815, 0.948]`) puts the interval on a
+/// second, smaller line, so the widest table still fits a laptop screen.
+fn cell_html(cell: &str) -> String {
+    match cell.split_once(" [") {
+        Some((value, interval)) if interval.ends_with(']') => format!(
+            "{}<span class=\"interval\">[{}</span>",
+            escape(value),
+            escape(interval)
+        ),
+        _ => escape(cell),
+    }
+}
 
 pub fn html(table: &Table, plots: &[PlotFile], source: &str) -> String {
     let cells = cells(table);
@@ -56,7 +70,7 @@ pub fn html(table: &Table, plots: &[PlotFile], source: &str) -> String {
     for row in &cells.rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            out.push_str(&format!("<td{}>{}</td>", numeric_class(i), escape(cell)));
+            out.push_str(&format!("<td{}>{}</td>", numeric_class(i), cell_html(cell)));
         }
         out.push_str("</tr>\n");
     }

@@ -24,11 +24,13 @@ fn copy_photos(shared: &Path, split: &str, class: &str, skip: usize, count: usiz
     }
 }
 
-fn compare(data: &Path, out: &Path) {
+/// `scripts/compare --data DATA --variant VARIANTS --quiet --out OUT -- --device cpu`,
+/// which must succeed; its stdout.
+fn run_compare(data: &Path, variants: &str, out: &Path) -> String {
     let output = Command::new(workspace_file("scripts/compare"))
         .arg("--data")
         .arg(data)
-        .args(["--variant", "lite0,lite1", "--quiet", "--out"])
+        .args(["--variant", variants, "--quiet", "--out"])
         .arg(out)
         .args(["--", "--device", "cpu"])
         .output()
@@ -38,7 +40,11 @@ fn compare(data: &Path, out: &Path) {
         "scripts/compare failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn compare(data: &Path, out: &Path) {
+    let stdout = run_compare(data, "lite0,lite1", out);
     assert!(stdout.contains("| EfficientNet-Lite1 |"), "{stdout}");
 }
 
@@ -116,18 +122,7 @@ fn the_demo_dataset_ranks_lite0_to_lite2() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(workspace_file("scripts/compare"))
-        .arg("--data")
-        .arg(&sample)
-        .args(["--variant", "lite0..lite2", "--quiet", "--out"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "scripts/compare failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_compare(&sample, "lite0..lite2", out.path());
     let report = read_json(&out.path().join("report/report.json"));
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 6, "three variants, two heads");

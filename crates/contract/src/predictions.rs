@@ -2,11 +2,9 @@
 //! evaluation split, keyed by image; what `report` needs for intervals and paired
 //! tests between models scored on the same images.
 
-use std::io::Write;
 use std::path::Path;
 
-use crate::atomic::AtomicFile;
-use crate::records::{io_error, RecordError};
+use crate::records::{open_csv, publish_csv, RecordError};
 
 pub const PREDICTIONS_FILE: &str = "predictions.csv";
 const WHAT: &str = "predictions.csv";
@@ -32,27 +30,17 @@ pub struct Predictions {
 impl Predictions {
     /// Writes the table atomically.
     pub fn write(&self, path: &Path) -> Result<(), RecordError> {
-        let malformed = |e: csv::Error| RecordError::Malformed {
-            path: path.to_path_buf(),
-            what: WHAT,
-            reason: e.to_string(),
-        };
-        let file = AtomicFile::create(path).map_err(io_error(path))?;
-        let mut writer = csv::Writer::from_writer(file);
-        let mut header = vec!["key".to_string(), "label".to_string()];
-        header.extend(self.classes.iter().map(|c| format!("p:{c}")));
-        writer.write_record(&header).map_err(malformed)?;
-        for row in &self.rows {
-            let mut record = vec![row.key.clone(), row.label.to_string()];
-            record.extend(row.probabilities.iter().map(|p| p.to_string()));
-            writer.write_record(&record).map_err(malformed)?;
-        }
-        let mut file = writer.into_inner().map_err(|e| RecordError::Io {
-            path: path.to_path_buf(),
-            source: e.into_error(),
-        })?;
-        file.flush().map_err(io_error(path))?;
-        file.commit().map_err(io_error(path))
+        publish_csv(path, WHAT, |writer| {
+            let mut header = vec!["key".to_string(), "label".to_string()];
+            header.extend(self.classes.iter().map(|c| format!("p:{c}")));
+            writer.write_record(&header)?;
+            for row in &self.rows {
+                let mut record = vec![row.key.clone(), row.label.to_string()];
+                record.extend(row.probabilities.iter().map(|p| p.to_string()));
+                writer.write_record(&record)?;
+            }
+            Ok(())
+        })
     }
 
     pub fn read(path: &Path) -> Result<Self, RecordError> {
@@ -61,13 +49,7 @@ impl Predictions {
             what: WHAT,
             reason,
         };
-        let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(source) => RecordError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => malformed(format!("{other:?}")),
-        })?;
+        let mut reader = open_csv(path, WHAT)?;
         let header: Vec<String> = reader
             .headers()
             .map_err(|e| malformed(e.to_string()))?

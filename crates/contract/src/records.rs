@@ -95,24 +95,50 @@ pub(crate) fn write_csv<T: Serialize>(
     columns: &[&str],
     rows: &[T],
 ) -> Result<(), RecordError> {
-    let malformed = |e: csv::Error| RecordError::Malformed {
-        path: path.to_path_buf(),
-        what,
-        reason: e.to_string(),
-    };
+    publish_csv(path, what, |writer| {
+        writer.write_record(columns)?;
+        rows.iter().try_for_each(|row| writer.serialize(row))
+    })
+}
+
+/// Publishes a CSV file atomically; `fill` writes every record, header included.
+pub(crate) fn publish_csv(
+    path: &Path,
+    what: &'static str,
+    fill: impl FnOnce(&mut csv::Writer<AtomicFile>) -> Result<(), csv::Error>,
+) -> Result<(), RecordError> {
     let file = AtomicFile::create(path).map_err(io_error(path))?;
     let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(file);
-    writer.write_record(columns).map_err(malformed)?;
-    for row in rows {
-        writer.serialize(row).map_err(malformed)?;
-    }
+    fill(&mut writer).map_err(|e| RecordError::Malformed {
+        path: path.to_path_buf(),
+        what,
+        reason: e.to_string(),
+    })?;
     let file = writer.into_inner().map_err(|e| RecordError::Io {
         path: path.to_path_buf(),
         source: e.into_error(),
     })?;
     file.commit().map_err(io_error(path))
+}
+
+/// Opens a CSV file for reading, its errors naming the file.
+pub(crate) fn open_csv(
+    path: &Path,
+    what: &'static str,
+) -> Result<csv::Reader<std::fs::File>, RecordError> {
+    csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(source) => RecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => RecordError::Malformed {
+            path: path.to_path_buf(),
+            what,
+            reason: format!("{other:?}"),
+        },
+    })
 }
 
 /// Reads a CSV record whose header must be exactly `columns`: a changed column is
@@ -127,13 +153,7 @@ pub(crate) fn read_csv<T: DeserializeOwned>(
         what,
         reason,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(source) => RecordError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => malformed(format!("{other:?}")),
-    })?;
+    let mut reader = open_csv(path, what)?;
     let header = reader.headers().map_err(|e| malformed(e.to_string()))?;
     if header.iter().ne(columns.iter().copied()) {
         return Err(malformed(format!(

@@ -90,7 +90,7 @@ fn describe(row: &Row) -> String {
     )
 }
 
-pub fn recommend(all: &[Row]) -> Option<Recommendation> {
+pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
     let best_overall = all
         .iter()
         .min_by(|a, b| a.test_loss.total_cmp(&b.test_loss))?;
@@ -123,7 +123,7 @@ pub fn recommend(all: &[Row]) -> Option<Recommendation> {
 
     let kind = head_label(&best.head);
     let mut text = format!(
-        "Among the {kind} heads, the models worth their extraction cost (the Pareto front of test loss against it) are {}.",
+        "Among the {kind} heads, the models worth their extraction cost (the Pareto front of {split} loss against it) are {}.",
         front
             .iter()
             .map(|&i| describe(rows[i]))
@@ -147,7 +147,7 @@ pub fn recommend(all: &[Row]) -> Option<Recommendation> {
             let gain = best.test_accuracy - row.test_accuracy;
             let saved = format::duration(cost(best).unwrap_or(0.0) - cost(row).unwrap_or(0.0));
             text.push_str(&format!(
-                " {} is the cheapest whose accuracy the test set cannot tell from {}'s ({} against {}, McNemar p = {:.2} on {} images)",
+                " {} is the cheapest whose accuracy the {split} set cannot tell from {}'s ({} against {}, McNemar p = {:.2} on {} images)",
                 row.model,
                 best.model,
                 format::decimal4(row.test_accuracy),
@@ -159,7 +159,7 @@ pub fn recommend(all: &[Row]) -> Option<Recommendation> {
                 format!(": choose it unless {gain:+.4} in accuracy matters more than {saved} of extraction.")
             } else {
                 format!(
-                    ": choose it; it is as accurate and {saved} of extraction cheaper, at a test loss of {} against {}.",
+                    ": choose it; it is as accurate and {saved} of extraction cheaper, at a {split} loss of {} against {}.",
                     format::decimal4(row.test_loss),
                     format::decimal4(best.test_loss)
                 )

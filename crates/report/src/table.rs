@@ -142,16 +142,7 @@ impl Table {
     }
 
     pub fn evaluation_split(&self) -> String {
-        let first = self
-            .rows
-            .first()
-            .map(|r| r.evaluation_split.clone())
-            .unwrap_or_default();
-        if self.rows.iter().all(|r| r.evaluation_split == first) {
-            first
-        } else {
-            "evaluation".to_string()
-        }
+        evaluation_split_of(&self.rows)
     }
 
     pub fn build(runs: Vec<HeadRun>, features: Option<&FeatureSources>) -> Table {
@@ -171,7 +162,7 @@ impl Table {
         compare_with_baselines(&mut rows);
         retraining_estimates(&mut rows, &mut notes);
         compare_with_previous(&mut rows);
-        let recommendation = crate::recommend::recommend(&rows);
+        let recommendation = crate::recommend::recommend(&rows, &evaluation_split_of(&rows));
         if let Some(sources) = features {
             for (path, reason) in &sources.index.skipped {
                 notes.push(format!(
@@ -370,5 +361,18 @@ fn compare_with_previous(rows: &mut [Row]) {
         }
         let previous = &rows[i - 1];
         rows[i].versus_previous = stats::paired(&rows[i].hits, &previous.hits, &previous.run);
+    }
+}
+
+/// The split every row was scored on (`test`, `val`), or `evaluation` when they differ.
+fn evaluation_split_of(rows: &[Row]) -> String {
+    let first = rows
+        .first()
+        .map(|r| r.evaluation_split.clone())
+        .unwrap_or_default();
+    if rows.iter().all(|r| r.evaluation_split == first) {
+        first
+    } else {
+        "evaluation".to_string()
     }
 }

@@ -102,13 +102,13 @@ pub fn footnotes(table: &Table) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    notes.push(
+    let split = table.evaluation_split();
+    notes.push(format!(
         "[95%]: accuracy's Wilson score interval; loss's and ROC-AUC's percentile bootstrap over \
-         the test rows (2,000 resamples, fixed seed). vs previous: McNemar's exact test against \
-         the row above of the same head kind, on the same test images; ≈ marks neighbours it \
+         the {split} rows (2,000 resamples, fixed seed). vs previous: McNemar's exact test against \
+         the row above of the same head kind, on the same {split} images; ≈ marks neighbours it \
          cannot tell apart (p ≥ 0.05)."
-            .to_string(),
-    );
+    ));
     notes.push(
         "extraction: the backbone's forward pass over every image, once (seconds per image \
          measured when the features were computed, recorded with them, × images; a run served \

@@ -16,12 +16,21 @@
 //! plus the blocks' partial dots added in block order, and a gradient element is
 //! accumulated over the batch in row order, so no bit depends on how many
 //! threads share the blocks.
+//!
+//! Within a share the batch's rows go [`GROUP`] at a time through kernels that
+//! give each row's dot, and each gradient element's sum, the bits of the
+//! row-by-row kernels. The batch is read from memory once: while the gradient
+//! of one batch is summed (from the caches, its rows were just dotted) the rows
+//! of the next are asked of the caches, so memory streams through both phases
+//! of a step instead of only the dots.
 
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::kernels::{adam_update, axpy_f32, dot_f32_prefetching};
+use crate::kernels::{
+    adam_update, axpy_f32, axpy_f32_group, dot_f32_prefetching, dots_f32_group, GROUP,
+};
 use crate::matrix::{Element, Matrix};
 use crate::model::{probabilities, Head};
 use crate::rng::SplitMix64;
@@ -29,8 +38,10 @@ use crate::rng::SplitMix64;
 /// Columns per block of the kernel: the unit of a partial dot product.
 pub const COLUMN_BLOCK: usize = 256;
 
-/// How many rows ahead a row is asked of the caches.
-const PREFETCH_DISTANCE: usize = 2;
+/// How many rows ahead the dots of a batch ask the caches for a row. The
+/// gradient phase before them has already asked for the batch's rows (one batch
+/// ahead), so this mostly starts the batch after a little early.
+const PREFETCH_DISTANCE: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
@@ -374,7 +385,8 @@ impl<'a, T: Element> Adam<'a, T> {
         let (matrix, residuals, config) = (self.matrix, &self.residuals, &self.config);
         let run = |share: &mut Share| {
             if let Some((batch, step_size)) = update {
-                share.accumulate_gradient(matrix, batch, residuals, outputs);
+                let ahead = next.map_or(&[][..], |(next, _)| next);
+                share.accumulate_gradient(matrix, batch, residuals, outputs, ahead);
                 if config.l2 != 0.0 {
                     axpy_f32(share.grad, config.l2, share.kernel);
                 }
@@ -417,17 +429,69 @@ impl Share<'_> {
         )
     }
 
-    /// `grad = Σ_i residual_i x_i` over the batch in row order, block by block.
+    /// The share's columns of a group of rows, as f32.
+    fn group_columns<'r, T: Element>(
+        matrix: &'r Matrix<T>,
+        rows: &[usize],
+        first_column: usize,
+        columns: usize,
+        scratch: &'r mut Vec<f32>,
+    ) -> [&'r [f32]; GROUP] {
+        scratch.resize(GROUP * columns, 0.0);
+        let mut parts = scratch.chunks_mut(columns);
+        std::array::from_fn(|r| {
+            let part = parts.next().expect("GROUP parts of scratch");
+            T::widen(
+                &matrix.row(rows[r])[first_column..first_column + columns],
+                part,
+            )
+        })
+    }
+
+    /// `grad = Σ_i residual_i x_i` over the batch in row order, block by block,
+    /// [`GROUP`] rows at a time; meanwhile the same positions of `ahead` (the
+    /// next batch, whose dots follow) are asked of the caches.
     fn accumulate_gradient<T: Element>(
         &mut self,
         matrix: &Matrix<T>,
         batch: &[usize],
         residuals: &[f32],
         outputs: usize,
+        ahead: &[usize],
     ) {
         self.grad.fill(0.0);
-        for (i, &row) in batch.iter().enumerate() {
-            let x = Self::columns_of(matrix, row, self.first_column, self.columns, self.scratch);
+        let (first, columns) = (self.first_column, self.columns);
+        let element = std::mem::size_of::<T>();
+        let whole = batch.len() / GROUP * GROUP;
+        for base in (0..whole).step_by(GROUP) {
+            let next: [&[u8]; GROUP] =
+                std::array::from_fn(|r| row_bytes(matrix, ahead, base + r, first, columns));
+            let xs = Self::group_columns(
+                matrix,
+                &batch[base..base + GROUP],
+                first,
+                columns,
+                self.scratch,
+            );
+            for (block, lo) in (0..columns).step_by(COLUMN_BLOCK).enumerate() {
+                let width = (columns - lo).min(COLUMN_BLOCK);
+                let x = xs.map(|x| &x[lo..lo + width]);
+                let offset = block * COLUMN_BLOCK * outputs;
+                for k in 0..outputs {
+                    let start = offset + k * width;
+                    let alphas = std::array::from_fn(|r| residuals[(base + r) * outputs + k]);
+                    // The first output's pass asks for the rows; more would be wasted.
+                    let next = if k == 0 {
+                        next.map(|a| byte_range(a, lo * element, width * element))
+                    } else {
+                        [&[][..]; GROUP]
+                    };
+                    axpy_f32_group(&mut self.grad[start..start + width], alphas, x, next);
+                }
+            }
+        }
+        for (i, &row) in batch.iter().enumerate().skip(whole) {
+            let x = Self::columns_of(matrix, row, first, columns, self.scratch);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
                 let offset = block * COLUMN_BLOCK * outputs;
                 for k in 0..outputs {
@@ -442,10 +506,10 @@ impl Share<'_> {
         }
     }
 
-    /// Each block's dot with each of `rows`, into `partials`; while reading a row
-    /// it asks the caches for the one [`PREFETCH_DISTANCE`] rows on, running
-    /// into `after` (the batch after) at the end: rows come in shuffled order and
-    /// the hardware prefetcher stops at every 4 KiB page.
+    /// Each block's dot with each of `rows`, into `partials`, [`GROUP`] rows at
+    /// a time; while reading a group it asks the caches for the rows
+    /// [`PREFETCH_DISTANCE`] positions on, running into `after` (the batch
+    /// after, whose rows the gradient phase asks for as well).
     fn partial_dots<T: Element>(
         &mut self,
         matrix: &Matrix<T>,
@@ -455,22 +519,51 @@ impl Share<'_> {
         batch_size: usize,
     ) {
         let (first, columns) = (self.first_column, self.columns);
-        for (i, &row) in rows.iter().enumerate() {
-            let ahead = rows
-                .get(i + PREFETCH_DISTANCE)
-                .or_else(|| after.get(i + PREFETCH_DISTANCE - rows.len()))
-                .map_or(&[][..], |&next| &matrix.row(next)[first..first + columns]);
-            let ahead = as_bytes(ahead);
+        let element = std::mem::size_of::<T>();
+        let ahead_of = |position: usize| -> &[u8] {
+            let position = position + PREFETCH_DISTANCE;
+            if position < rows.len() {
+                row_bytes(matrix, rows, position, first, columns)
+            } else {
+                row_bytes(matrix, after, position - rows.len(), first, columns)
+            }
+        };
+        let whole = rows.len() / GROUP * GROUP;
+        for base in (0..whole).step_by(GROUP) {
+            let next: [&[u8]; GROUP] = std::array::from_fn(|r| ahead_of(base + r));
+            let xs = Self::group_columns(
+                matrix,
+                &rows[base..base + GROUP],
+                first,
+                columns,
+                self.scratch,
+            );
+            for (block, lo) in (0..columns).step_by(COLUMN_BLOCK).enumerate() {
+                let width = (columns - lo).min(COLUMN_BLOCK);
+                let x = xs.map(|x| &x[lo..lo + width]);
+                let offset = block * COLUMN_BLOCK * outputs;
+                for k in 0..outputs {
+                    let start = offset + k * width;
+                    let next = if k == 0 {
+                        next.map(|a| byte_range(a, lo * element, width * element))
+                    } else {
+                        [&[][..]; GROUP]
+                    };
+                    let dots = dots_f32_group(x, &self.kernel[start..start + width], next);
+                    for (r, dot) in dots.into_iter().enumerate() {
+                        self.partials[(block * outputs + k) * batch_size + base + r] = dot;
+                    }
+                }
+            }
+        }
+        for (i, &row) in rows.iter().enumerate().skip(whole) {
+            let ahead = ahead_of(i);
             let x = Self::columns_of(matrix, row, first, columns, self.scratch);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
                 let offset = block * COLUMN_BLOCK * outputs;
-                let ahead_bytes = COLUMN_BLOCK * std::mem::size_of::<T>();
-                let ahead = ahead
-                    .get(block * ahead_bytes..)
-                    .map_or(&[][..], |a| &a[..a.len().min(ahead_bytes)]);
+                let ahead = byte_range(ahead, block * COLUMN_BLOCK * element, x.len() * element);
                 for k in 0..outputs {
                     let start = offset + k * x.len();
-                    // The first output's pass pulls in the next row; more would be wasted.
                     let ahead = if k == 0 { ahead } else { &[] };
                     self.partials[(block * outputs + k) * batch_size + i] =
                         dot_f32_prefetching(x, &self.kernel[start..start + x.len()], ahead);
@@ -478,6 +571,27 @@ impl Share<'_> {
             }
         }
     }
+}
+
+/// Columns `first..first + columns` of the row at `position` of `rows`, as
+/// bytes (empty past the end): what is asked of the caches.
+fn row_bytes<'m, T: Element>(
+    matrix: &'m Matrix<T>,
+    rows: &[usize],
+    position: usize,
+    first: usize,
+    columns: usize,
+) -> &'m [u8] {
+    rows.get(position).map_or(&[][..], |&row| {
+        as_bytes(&matrix.row(row)[first..first + columns])
+    })
+}
+
+/// `bytes[start..start + len]`, cut to what there is.
+fn byte_range(bytes: &[u8], start: usize, len: usize) -> &[u8] {
+    bytes
+        .get(start..)
+        .map_or(&[][..], |rest| &rest[..rest.len().min(len)])
 }
 
 /// `outputs × dim` row-major to column-block-major.

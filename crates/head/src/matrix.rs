@@ -98,6 +98,14 @@ impl<T: Element> Matrix<T> {
 
 pub use contract::metrics::Storage;
 
+/// A row's storage as bytes: what is handed to the prefetching kernels as the
+/// addresses to ask the caches for.
+pub(crate) fn as_bytes<T: Element>(row: &[T]) -> &[u8] {
+    // SAFETY: every `Element` is a plain float without padding, so initialised
+    // values are initialised bytes; the view lives as long as the row.
+    unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
+}
+
 /// Asks Linux to back the whole 2 MiB pages inside `data` with transparent huge
 /// pages, before anything touches them (a large zeroed `Vec` is a fresh
 /// mapping, faulted in as it is filled). Adam visits rows in shuffled order and

@@ -3,8 +3,8 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::dot_f32;
-use crate::matrix::{Element, Matrix};
+use crate::kernels::{dot_f32, dots_f32_group, GROUP};
+use crate::matrix::{as_bytes, Element, Matrix};
 
 /// A linear head over (possibly standardised) features.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,8 +153,16 @@ pub fn argmax(values: &[f64]) -> usize {
     best
 }
 
-/// Predicts `rows` of `matrix`; rows are independent, so any thread count gives
-/// the same bits.
+/// Rows per task of [`predict`].
+const PREDICT_CHUNK: usize = 64;
+
+/// How many rows ahead [`predict`] asks the caches for a row: the rows of a
+/// split lie scattered through the matrix, each starting cold.
+const PREDICT_PREFETCH: usize = 8;
+
+/// Predicts `rows` of `matrix`; rows are independent (each logit is the bias
+/// plus [`dot_f32`] of the row and the output's weights, whether the row goes
+/// alone or in a group), so any thread count gives the same bits.
 pub fn predict<T: Element>(
     head: &Head,
     matrix: &Matrix<T>,
@@ -162,32 +170,111 @@ pub fn predict<T: Element>(
     labels: &[u32],
 ) -> Predictions {
     let classes = head.classes;
+    let outputs = head.outputs();
+    let dim = head.dim;
     let mut probs = vec![0.0; rows.len() * classes];
     let mut true_log_prob = vec![0.0; rows.len()];
+    let ahead = |position: usize| -> &[u8] {
+        rows.get(position + PREDICT_PREFETCH)
+            .map_or(&[][..], |&row| as_bytes(matrix.row(row)))
+    };
     probs
-        .par_chunks_mut(classes)
-        .zip(true_log_prob.par_iter_mut())
-        .zip(rows.par_iter())
+        .par_chunks_mut(PREDICT_CHUNK * classes)
+        .zip(true_log_prob.par_chunks_mut(PREDICT_CHUNK))
+        .zip(rows.par_chunks(PREDICT_CHUNK))
+        .enumerate()
         .for_each_init(
             || {
                 (
-                    vec![0.0f32; head.dim],
-                    vec![0.0f32; head.outputs()],
-                    vec![0.0f64; head.outputs()],
+                    vec![0.0f32; GROUP * dim],
+                    vec![0.0f32; GROUP * outputs],
+                    vec![0.0f64; outputs],
                 )
             },
-            |(scratch, logits32, logits), ((p, log_prob), &row)| {
-                let x = T::widen(matrix.row(row), scratch);
-                head.logits(x, logits32);
-                for (z, z32) in logits.iter_mut().zip(logits32.iter()) {
-                    *z = *z32 as f64;
+            |(scratch, logits32, logits), (chunk, ((probs, log_probs), chunk_rows))| {
+                let first = chunk * PREDICT_CHUNK;
+                let whole = chunk_rows.len() / GROUP * GROUP;
+                for base in (0..whole).step_by(GROUP) {
+                    let mut parts = scratch.chunks_mut(dim.max(1));
+                    let xs: [&[f32]; GROUP] = std::array::from_fn(|r| {
+                        let part = parts.next().expect("GROUP parts of scratch");
+                        T::widen(matrix.row(chunk_rows[base + r]), part)
+                    });
+                    let next: [&[u8]; GROUP] = std::array::from_fn(|r| ahead(first + base + r));
+                    for k in 0..outputs {
+                        // The first output's pass asks for the rows; more would be wasted.
+                        let next = if k == 0 { next } else { [&[][..]; GROUP] };
+                        let dots = dots_f32_group(xs, head.weight_row(k), next);
+                        for (r, dot) in dots.into_iter().enumerate() {
+                            logits32[r * outputs + k] = head.bias[k] + dot;
+                        }
+                    }
+                    for r in 0..GROUP {
+                        for (z, z32) in logits.iter_mut().zip(&logits32[r * outputs..]) {
+                            *z = *z32 as f64;
+                        }
+                        let i = base + r;
+                        log_probs[i] = probabilities(
+                            logits,
+                            labels[chunk_rows[i]] as usize,
+                            &mut probs[i * classes..(i + 1) * classes],
+                        );
+                    }
                 }
-                *log_prob = probabilities(logits, labels[row] as usize, p);
+                for i in whole..chunk_rows.len() {
+                    let x = T::widen(matrix.row(chunk_rows[i]), &mut scratch[..dim]);
+                    head.logits(x, &mut logits32[..outputs]);
+                    for (z, z32) in logits.iter_mut().zip(logits32.iter()) {
+                        *z = *z32 as f64;
+                    }
+                    log_probs[i] = probabilities(
+                        logits,
+                        labels[chunk_rows[i]] as usize,
+                        &mut probs[i * classes..(i + 1) * classes],
+                    );
+                }
             },
         );
     Predictions {
         classes,
         probs,
         true_log_prob,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_predictions_match_row_by_row_logits_bit_for_bit() {
+        for classes in [2, 3] {
+            let (dim, rows) = (37, 151);
+            let mut head = Head::zeros(classes, dim);
+            for (i, w) in head.weight.iter_mut().enumerate() {
+                *w = ((i * 13 % 29) as f32 - 14.0) * 0.031;
+            }
+            for (k, b) in head.bias.iter_mut().enumerate() {
+                *b = 0.1 * k as f32 - 0.05;
+            }
+            let mut matrix = Matrix::<f32>::zeroed(rows, dim);
+            let values: Vec<f32> = (0..rows * dim)
+                .map(|i| ((i * 7919 % 23) as f32 - 11.0) * 0.21)
+                .collect();
+            matrix.fill_rows(0, &values);
+            let labels: Vec<u32> = (0..rows).map(|r| (r % classes) as u32).collect();
+            // Scattered rows, more than one chunk, and a partial group at the end.
+            let picked: Vec<usize> = (0..rows).filter(|r| r % 3 != 1).rev().collect();
+            let predictions = predict(&head, &matrix, &picked, &labels);
+            let mut logits32 = vec![0.0f32; head.outputs()];
+            let mut probs = vec![0.0f64; classes];
+            for (i, &row) in picked.iter().enumerate() {
+                head.logits(matrix.row(row), &mut logits32);
+                let logits: Vec<f64> = logits32.iter().map(|&z| z as f64).collect();
+                let log_prob = probabilities(&logits, labels[row] as usize, &mut probs);
+                assert_eq!(predictions.true_log_prob[i].to_bits(), log_prob.to_bits());
+                assert_eq!(predictions.row(i), &probs[..]);
+            }
+        }
     }
 }

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use crate::kernels::{
     adam_update, axpy_f32, axpy_f32_group, dot_f32_prefetching, dots_f32_group, GROUP,
 };
-use crate::matrix::{Element, Matrix};
+use crate::matrix::{as_bytes, Element, Matrix};
 use crate::model::{probabilities, Head};
 use crate::rng::SplitMix64;
 
@@ -619,11 +619,6 @@ fn from_blocked(blocked: &[f32], outputs: usize, dim: usize) -> Vec<f32> {
         }
     }
     weight
-}
-
-fn as_bytes<T>(row: &[T]) -> &[u8] {
-    // SAFETY: any initialised memory may be viewed as bytes; only used as prefetch addresses.
-    unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
 }
 
 #[cfg(test)]

@@ -76,10 +76,18 @@ pub fn softplus(z: f64) -> f64 {
 pub fn probabilities(logits: &[f64], target: usize, probs: &mut [f64]) -> f64 {
     if logits.len() == 1 {
         let z = logits[0];
-        let p = sigmoid(z);
+        // sigmoid(z) and softplus(±z) all start from e^-|z|: computed once, the
+        // same bits as calling them.
+        let e = (-z.abs()).exp();
+        let p = if z >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
         probs[0] = 1.0 - p;
         probs[1] = p;
         // log σ(z) = -softplus(-z); log(1 - σ(z)) = -softplus(z)
+        let softplus = |z: f64| z.max(0.0) + e.ln_1p();
         if target == 1 {
             -softplus(-z)
         } else {
@@ -245,6 +253,27 @@ pub fn predict<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_probabilities_share_one_exponential_with_the_same_bits() {
+        let mut probs = [0.0; 2];
+        for z in [
+            -800.0, -40.0, -3.5, -1e-300, -0.0, 0.0, 1e-12, 0.7, 36.0, 750.0,
+        ] {
+            for target in [0, 1] {
+                let log_prob = probabilities(&[z], target, &mut probs);
+                let p = sigmoid(z);
+                assert_eq!(probs[1].to_bits(), p.to_bits(), "{z}");
+                assert_eq!(probs[0].to_bits(), (1.0 - p).to_bits(), "{z}");
+                let expected = if target == 1 {
+                    -softplus(-z)
+                } else {
+                    -softplus(z)
+                };
+                assert_eq!(log_prob.to_bits(), expected.to_bits(), "{z} {target}");
+            }
+        }
+    }
 
     #[test]
     fn grouped_predictions_match_row_by_row_logits_bit_for_bit() {

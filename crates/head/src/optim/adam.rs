@@ -129,6 +129,8 @@ pub struct Adam<'a, T> {
     residuals: Vec<f32>,
     /// Widened rows for f16/bf16 storage, one per share of the columns.
     scratch: Vec<Vec<f32>>,
+    /// One row's logits and probabilities while a batch is scored.
+    row_scores: (Vec<f64>, Vec<f64>),
     step: u64,
     epoch: usize,
 }
@@ -221,6 +223,7 @@ impl<'a, T: Element> Adam<'a, T> {
             partials: vec![0.0; blocks * outputs * batch_size],
             residuals: vec![0.0; batch_size * outputs],
             scratch: Vec::new(),
+            row_scores: (Vec::new(), Vec::new()),
             step: 0,
             epoch: 0,
             head,
@@ -285,8 +288,9 @@ impl<'a, T: Element> Adam<'a, T> {
         let batch_size = self.config.batch_size.max(1);
         let blocks = self.partials.len() / (outputs * batch_size);
         let inverse_batch = 1.0 / batch.len() as f32;
-        let mut logits = vec![0.0f64; outputs];
-        let mut probs = vec![0.0f64; classes];
+        let (mut logits, mut probs) = std::mem::take(&mut self.row_scores);
+        logits.resize(outputs, 0.0);
+        probs.resize(classes, 0.0);
         let mut loss_sum = 0.0;
         let mut correct = 0;
         self.grad_bias.fill(0.0);
@@ -319,6 +323,7 @@ impl<'a, T: Element> Adam<'a, T> {
                 self.grad_bias[k] += residual;
             }
         }
+        self.row_scores = (logits, probs);
         self.step += 1;
         let c = &self.config;
         let t = self.step as i32;

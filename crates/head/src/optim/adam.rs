@@ -136,47 +136,84 @@ pub struct Adam<'a, T> {
 }
 
 /// How many threads share a step's columns. The split never changes a bit, so it
-/// is picked by timing: each epoch opens with [`SplitChooser::TRIAL`] steps
-/// shared among all threads and as many on one thread, and keeps the faster for
-/// the rest of the epoch (where other processes keep the cores busy, meeting
-/// every few microseconds can cost more than the second thread brings).
+/// is picked by timing: each epoch opens with [`SplitChooser::TRIAL`] steps on
+/// each candidate number of shares (all the threads, then halving down to one,
+/// at most [`SplitChooser::CANDIDATES`] of them) and keeps the fastest for the
+/// rest of the epoch: where other processes keep the cores busy, or with many
+/// threads, meeting every few microseconds can cost more than the threads bring.
 struct SplitChooser {
-    threads: usize,
-    shared: Duration,
-    alone: Duration,
+    /// Numbers of shares to try, largest first, distinct once the blocks are split.
+    candidates: Vec<usize>,
+    times: Vec<Duration>,
     chosen: usize,
 }
 
 impl SplitChooser {
     const TRIAL: usize = 16;
+    const CANDIDATES: usize = 4;
 
-    fn new(threads: usize) -> Self {
+    fn new(threads: usize, blocks: usize) -> Self {
+        let mut candidates: Vec<usize> = Vec::new();
+        let mut wanted = threads.clamp(1, blocks.max(1));
+        loop {
+            let shares = effective_shares(wanted, blocks);
+            if candidates.last() != Some(&shares) {
+                candidates.push(shares);
+            }
+            if wanted == 1 {
+                break;
+            }
+            wanted /= 2;
+        }
+        if candidates.len() > Self::CANDIDATES {
+            // The largest, and one thread.
+            candidates.drain(Self::CANDIDATES - 1..candidates.len() - 1);
+        }
         SplitChooser {
-            threads: threads.max(1),
-            shared: Duration::ZERO,
-            alone: Duration::ZERO,
-            chosen: threads.max(1),
+            chosen: candidates[0],
+            times: vec![Duration::ZERO; candidates.len()],
+            candidates,
+        }
+    }
+
+    /// Steps spent trying the candidates (none when there is only one).
+    fn trials(&self) -> usize {
+        if self.candidates.len() == 1 {
+            0
+        } else {
+            self.candidates.len() * Self::TRIAL
         }
     }
 
     fn shares(&self, step: usize) -> usize {
-        match step {
-            s if s < Self::TRIAL => self.threads,
-            s if s < 2 * Self::TRIAL => 1,
-            _ => self.chosen,
+        if step < self.trials() {
+            self.candidates[step / Self::TRIAL]
+        } else {
+            self.chosen
         }
     }
 
     fn record(&mut self, step: usize, elapsed: Duration) {
-        match step {
-            s if s < Self::TRIAL => self.shared += elapsed,
-            s if s < 2 * Self::TRIAL => self.alone += elapsed,
-            _ => {}
+        if step >= self.trials() {
+            return;
         }
-        if step + 1 == 2 * Self::TRIAL && self.alone < self.shared {
-            self.chosen = 1;
+        self.times[step / Self::TRIAL] += elapsed;
+        if step + 1 == self.trials() {
+            let fastest = (0..self.times.len())
+                .min_by_key(|&i| self.times[i])
+                .expect("a candidate");
+            self.chosen = self.candidates[fastest];
         }
     }
+}
+
+/// How many shares `wanted` threads make of `blocks` column blocks, each share
+/// whole blocks, as many blocks as the first.
+fn effective_shares(wanted: usize, blocks: usize) -> usize {
+    if blocks == 0 {
+        return 1;
+    }
+    blocks.div_ceil(blocks.div_ceil(wanted.clamp(1, blocks)))
 }
 
 /// What the threads do between two meetings, for one share of the columns.
@@ -250,7 +287,8 @@ impl<'a, T: Element> Adam<'a, T> {
         let batches: Vec<&[usize]> = order.chunks(batch_size).collect();
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
-        let mut split = SplitChooser::new(rayon::current_num_threads());
+        let blocks = self.head.dim.div_ceil(COLUMN_BLOCK);
+        let mut split = SplitChooser::new(rayon::current_num_threads(), blocks);
         if let Some(first) = batches.first() {
             let after = batches.get(1).copied().unwrap_or(&[]);
             self.pass(None, Some((first, after)), split.shares(0));
@@ -358,9 +396,8 @@ impl<'a, T: Element> Adam<'a, T> {
         if blocks == 0 {
             return;
         }
-        let shares = shares.clamp(1, blocks);
+        let shares = effective_shares(shares, blocks);
         let blocks_per_share = blocks.div_ceil(shares);
-        let shares = blocks.div_ceil(blocks_per_share);
         self.scratch.resize_with(shares, Vec::new);
         let kernel_chunk = blocks_per_share * COLUMN_BLOCK * outputs;
         let partials_chunk = blocks_per_share * outputs * batch_size;
@@ -629,6 +666,26 @@ fn from_blocked(blocked: &[f32], outputs: usize, dim: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_candidates_halve_down_to_one_thread() {
+        let sizes = |threads, blocks| SplitChooser::new(threads, blocks).candidates;
+        assert_eq!(sizes(1, 10), [1]);
+        assert_eq!(sizes(2, 10), [2, 1]);
+        assert_eq!(sizes(2, 1), [1]);
+        assert_eq!(sizes(3, 3), [3, 1]);
+        assert_eq!(sizes(16, 10), [10, 5, 2, 1]);
+        assert_eq!(sizes(64, 40), [40, 20, 10, 1]);
+        let mut split = SplitChooser::new(16, 10);
+        assert_eq!(split.trials(), 64);
+        assert_eq!([0, 16, 47, 48].map(|s| split.shares(s)), [10, 5, 2, 1]);
+        for step in 0..64 {
+            let micros = if (32..48).contains(&step) { 10 } else { 20 };
+            split.record(step, Duration::from_micros(micros));
+        }
+        assert_eq!(split.shares(64), 2);
+        assert_eq!(SplitChooser::new(1, 10).trials(), 0);
+    }
 
     #[test]
     fn blocked_layout_round_trips() {

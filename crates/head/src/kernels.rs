@@ -289,6 +289,44 @@ pub fn dots_f32_group(xs: [&[f32]; GROUP], w: &[f32], ahead: [&[u8]; GROUP]) -> 
     dots_f32_group_body(xs, w)
 }
 
+/// [`dots_f32_group`] of each `block`-wide slice of the columns in turn (the
+/// last may be narrower), `out[b]` for slice `b`: the same bits in one call.
+/// `ahead` holds rows of `ahead_element` bytes a column; each slice asks for
+/// its own columns of them.
+#[inline]
+pub fn dots_f32_group_blocks(
+    xs: [&[f32]; GROUP],
+    w: &[f32],
+    block: usize,
+    ahead: [&[u8]; GROUP],
+    ahead_element: usize,
+    out: &mut [[f32; GROUP]],
+) {
+    assert!(
+        block > 0 && out.len() == w.len().div_ceil(block),
+        "one output per block"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dots_f32_group_blocks(xs, w, block, ahead, ahead_element, out) };
+        }
+    }
+    let _ = (ahead, ahead_element);
+    for (b, out) in out.iter_mut().enumerate() {
+        let (lo, hi) = (b * block, ((b + 1) * block).min(w.len()));
+        *out = dots_f32_group_body(xs.map(|x| &x[lo..hi]), &w[lo..hi]);
+    }
+}
+
+/// `bytes[start..start + len]`, cut to what there is.
+pub(crate) fn byte_range(bytes: &[u8], start: usize, len: usize) -> &[u8] {
+    bytes
+        .get(start..)
+        .map_or(&[][..], |rest| &rest[..rest.len().min(len)])
+}
+
 /// `y += alphas[0] · xs[0]; y += alphas[1] · xs[1]; …` element by element in
 /// row order (the bits of [`axpy_f32`] row after row, with `y` loaded and stored
 /// once), while asking the L2 cache for `ahead` as [`dots_f32_group`] does.
@@ -369,6 +407,28 @@ mod avx2 {
             out[r] = reduce_f32(acc);
         }
         out
+    }
+
+    /// [`dots_f32_group`] of each `block`-wide slice of the columns in turn,
+    /// `out[b]` for slice `b`, in one call.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dots_f32_group_blocks(
+        xs: [&[f32]; GROUP],
+        w: &[f32],
+        block: usize,
+        ahead: [&[u8]; GROUP],
+        ahead_element: usize,
+        out: &mut [[f32; GROUP]],
+    ) {
+        let n = w.len();
+        for (b, out) in out.iter_mut().enumerate() {
+            let lo = b * block;
+            let hi = (lo + block).min(n);
+            let x = xs.map(|x| &x[lo..hi]);
+            let next =
+                ahead.map(|a| super::byte_range(a, lo * ahead_element, (hi - lo) * ahead_element));
+            *out = dots_f32_group(x, &w[lo..hi], next);
+        }
     }
 
     #[target_feature(enable = "avx2")]
@@ -634,6 +694,19 @@ mod tests {
             let ahead_row = vec![0u8; 300];
             let ahead = [&ahead_row[..], &[], &ahead_row[..17], &ahead_row[..]];
             let grouped = dots_f32_group(xs, &w, ahead);
+            let mut by_block = vec![[0.0f32; GROUP]; n.div_ceil(7).max(1)];
+            if n > 0 {
+                dots_f32_group_blocks(xs.map(|x| &x[..n]), &w, 7, ahead, 4, &mut by_block);
+                for (b, dots) in by_block.iter().enumerate() {
+                    let (lo, hi) = (b * 7, ((b + 1) * 7).min(n));
+                    for r in 0..GROUP {
+                        assert_eq!(
+                            dots[r].to_bits(),
+                            dot_f32(&xs[r][lo..hi], &w[lo..hi]).to_bits()
+                        );
+                    }
+                }
+            }
             for r in 0..GROUP {
                 assert_eq!(grouped[r].to_bits(), dot_f32(&xs[r][..n], &w).to_bits());
                 assert_eq!(

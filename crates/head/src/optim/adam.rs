@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::kernels::{
-    adam_update, axpy_f32, axpy_f32_group, dot_f32_prefetching, dots_f32_group, GROUP,
+    adam_update, axpy_f32, axpy_f32_group, byte_range, dot_f32_prefetching, dots_f32_group,
+    dots_f32_group_blocks, GROUP,
 };
 use crate::matrix::{as_bytes, Element, Matrix};
 use crate::model::{probabilities, Head};
@@ -127,53 +128,110 @@ pub struct Adam<'a, T> {
     /// `∂loss/∂logit` of the current batch, `[row in batch][output]`, class weight
     /// and `1/B` included.
     residuals: Vec<f32>,
-    /// Widened rows for f16/bf16 storage, one per share of the columns.
-    scratch: Vec<Vec<f32>>,
+    /// Each share's working buffers.
+    scratch: Vec<ShareScratch>,
     /// One row's logits and probabilities while a batch is scored.
     row_scores: (Vec<f64>, Vec<f64>),
+    /// How the last epoch split its steps, and the trials that decided it.
+    split: Option<SplitChooser>,
     step: u64,
     epoch: usize,
 }
 
-/// How many threads share a step's columns. The split never changes a bit, so it
-/// is picked by timing: each epoch opens with [`SplitChooser::TRIAL`] steps on
-/// each candidate number of shares (all the threads, then halving down to one,
-/// at most [`SplitChooser::CANDIDATES`] of them) and keeps the fastest for the
-/// rest of the epoch: where other processes keep the cores busy, or with many
-/// threads, meeting every few microseconds can cost more than the threads bring.
+/// How a step's column blocks are split among threads: `shares` runs of
+/// blocks, as even as whole blocks allow, the first boundary then moved by
+/// `skew` blocks (a share's cost is not only its width: on some machines the
+/// share reading the later part of each row is slower).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Split {
+    shares: usize,
+    skew: isize,
+}
+
+impl Split {
+    /// The block boundaries, `shares + 1` of them from 0 to `blocks`.
+    fn bounds(self, blocks: usize) -> Vec<usize> {
+        let shares = effective_shares(self.shares, blocks);
+        let per_share = blocks.div_ceil(shares.max(1)).max(1);
+        let mut bounds: Vec<usize> = (0..=shares).map(|i| (i * per_share).min(blocks)).collect();
+        if shares >= 2 {
+            let moved = bounds[1] as isize + self.skew;
+            bounds[1] = moved.clamp(1, bounds[2] as isize - 1) as usize;
+        }
+        bounds
+    }
+}
+
+/// How many threads share a step's columns, and where they split them. The
+/// split never changes a bit, so it is picked by timing: each epoch opens with
+/// [`SplitChooser::TRIAL`] steps on each candidate (all the threads, then
+/// halving down to one, at most [`SplitChooser::SIZES`] sizes; with two shares
+/// also the first boundary a block either way), and the rest of the epoch goes
+/// to the candidate fastest so far, this epoch's trial counting as much as all
+/// the earlier ones together: where other processes keep the cores busy, or
+/// with many threads, meeting every few microseconds can cost more than the
+/// threads bring.
 struct SplitChooser {
-    /// Numbers of shares to try, largest first, distinct once the blocks are split.
-    candidates: Vec<usize>,
-    times: Vec<Duration>,
-    chosen: usize,
+    threads: usize,
+    candidates: Vec<Split>,
+    /// Each candidate's trial time, earlier epochs' halved at every epoch.
+    times: Vec<f64>,
+    chosen: Split,
 }
 
 impl SplitChooser {
-    const TRIAL: usize = 16;
-    const CANDIDATES: usize = 4;
+    const TRIAL: usize = 8;
+    const SIZES: usize = 4;
 
     fn new(threads: usize, blocks: usize) -> Self {
-        let mut candidates: Vec<usize> = Vec::new();
+        let mut sizes: Vec<usize> = Vec::new();
         let mut wanted = threads.clamp(1, blocks.max(1));
         loop {
             let shares = effective_shares(wanted, blocks);
-            if candidates.last() != Some(&shares) {
-                candidates.push(shares);
+            if sizes.last() != Some(&shares) {
+                sizes.push(shares);
             }
             if wanted == 1 {
                 break;
             }
             wanted /= 2;
         }
-        if candidates.len() > Self::CANDIDATES {
+        if sizes.len() > Self::SIZES {
             // The largest, and one thread.
-            candidates.drain(Self::CANDIDATES - 1..candidates.len() - 1);
+            sizes.drain(Self::SIZES - 1..sizes.len() - 1);
+        }
+        let mut candidates = Vec::new();
+        for shares in sizes {
+            candidates.push(Split { shares, skew: 0 });
+            if shares == 2 {
+                for skew in [1, -1] {
+                    let split = Split { shares, skew };
+                    if split.bounds(blocks) != candidates[candidates.len() - 1].bounds(blocks) {
+                        candidates.push(split);
+                    }
+                }
+            }
+        }
+        let mut distinct: Vec<Split> = Vec::new();
+        for split in candidates {
+            if distinct
+                .iter()
+                .all(|d| d.bounds(blocks) != split.bounds(blocks))
+            {
+                distinct.push(split);
+            }
         }
         SplitChooser {
-            chosen: candidates[0],
-            times: vec![Duration::ZERO; candidates.len()],
-            candidates,
+            threads,
+            chosen: distinct[0],
+            times: vec![0.0; distinct.len()],
+            candidates: distinct,
         }
+    }
+
+    /// A new epoch: the trial times so far count half.
+    fn next_epoch(&mut self) {
+        self.times.iter_mut().for_each(|t| *t *= 0.5);
     }
 
     /// Steps spent trying the candidates (none when there is only one).
@@ -185,7 +243,7 @@ impl SplitChooser {
         }
     }
 
-    fn shares(&self, step: usize) -> usize {
+    fn split(&self, step: usize) -> Split {
         if step < self.trials() {
             self.candidates[step / Self::TRIAL]
         } else {
@@ -197,10 +255,10 @@ impl SplitChooser {
         if step >= self.trials() {
             return;
         }
-        self.times[step / Self::TRIAL] += elapsed;
+        self.times[step / Self::TRIAL] += elapsed.as_secs_f64();
         if step + 1 == self.trials() {
             let fastest = (0..self.times.len())
-                .min_by_key(|&i| self.times[i])
+                .min_by(|&a, &b| self.times[a].total_cmp(&self.times[b]))
                 .expect("a candidate");
             self.chosen = self.candidates[fastest];
         }
@@ -225,7 +283,16 @@ struct Share<'s> {
     v: &'s mut [f32],
     grad: &'s mut [f32],
     partials: &'s mut [f32],
-    scratch: &'s mut Vec<f32>,
+    scratch: &'s mut ShareScratch,
+}
+
+/// A share's working buffers, kept from step to step.
+#[derive(Default)]
+struct ShareScratch {
+    /// Widened rows for f16/bf16 storage.
+    widened: Vec<f32>,
+    /// The blocks' dots of a group of rows.
+    dots: Vec<[f32; GROUP]>,
 }
 
 impl<'a, T: Element> Adam<'a, T> {
@@ -261,6 +328,7 @@ impl<'a, T: Element> Adam<'a, T> {
             residuals: vec![0.0; batch_size * outputs],
             scratch: Vec::new(),
             row_scores: (Vec::new(), Vec::new()),
+            split: None,
             step: 0,
             epoch: 0,
             head,
@@ -281,21 +349,32 @@ impl<'a, T: Element> Adam<'a, T> {
     }
 
     fn run_epoch_on_worker(&mut self) -> EpochStats {
-        let order = epoch_order(self.seed, self.epoch, self.rows.len(), self.config.shuffle);
-        let order: Vec<usize> = order.iter().map(|&position| self.rows[position]).collect();
+        // `epoch_order`'s swaps applied to the rows themselves: the same order
+        // of rows, one pass and one allocation fewer.
+        let mut order = self.rows.to_vec();
+        if self.config.shuffle {
+            SplitMix64::new(self.seed, 1 + self.epoch as u64).shuffle(&mut order);
+        }
         let batch_size = self.config.batch_size.max(1);
         let batches: Vec<&[usize]> = order.chunks(batch_size).collect();
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
         let blocks = self.head.dim.div_ceil(COLUMN_BLOCK);
-        let mut split = SplitChooser::new(rayon::current_num_threads(), blocks);
+        let threads = rayon::current_num_threads();
+        let mut split = match self.split.take() {
+            Some(mut split) if split.threads == threads => {
+                split.next_epoch();
+                split
+            }
+            _ => SplitChooser::new(threads, blocks),
+        };
         if let Some(first) = batches.first() {
             let after = batches.get(1).copied().unwrap_or(&[]);
-            self.pass(None, Some((first, after)), split.shares(0));
+            self.pass(None, Some((first, after)), split.split(0));
         }
         for (index, batch) in batches.iter().enumerate() {
             let started = Instant::now();
-            let shares = split.shares(index);
+            let shares = split.split(index);
             let (loss, right, step_size) = self.assemble_logits(batch);
             loss_sum += loss;
             correct += right;
@@ -306,6 +385,7 @@ impl<'a, T: Element> Adam<'a, T> {
             self.pass(Some((batch, step_size)), next, shares);
             split.record(index, started.elapsed());
         }
+        self.split = Some(split);
         self.epoch += 1;
         self.head.weight = from_blocked(&self.kernel, self.head.outputs(), self.head.dim);
         self.head.bias.copy_from_slice(&self.bias);
@@ -387,7 +467,7 @@ impl<'a, T: Element> Adam<'a, T> {
         &mut self,
         update: Option<(&[usize], f32)>,
         next: Option<(&[usize], &[usize])>,
-        shares: usize,
+        split: Split,
     ) {
         let dim = self.head.dim;
         let outputs = self.bias.len();
@@ -396,34 +476,31 @@ impl<'a, T: Element> Adam<'a, T> {
         if blocks == 0 {
             return;
         }
-        let shares = effective_shares(shares, blocks);
-        let blocks_per_share = blocks.div_ceil(shares);
-        self.scratch.resize_with(shares, Vec::new);
-        let kernel_chunk = blocks_per_share * COLUMN_BLOCK * outputs;
-        let partials_chunk = blocks_per_share * outputs * batch_size;
-        let mut work: Vec<Share> = self
-            .kernel
-            .chunks_mut(kernel_chunk)
-            .zip(self.m_kernel.chunks_mut(kernel_chunk))
-            .zip(self.v_kernel.chunks_mut(kernel_chunk))
-            .zip(self.grad_kernel.chunks_mut(kernel_chunk))
-            .zip(self.partials.chunks_mut(partials_chunk))
-            .zip(self.scratch.iter_mut())
-            .enumerate()
-            .map(|(index, (((((kernel, m), v), grad), partials), scratch))| {
-                let first_column = index * blocks_per_share * COLUMN_BLOCK;
-                Share {
-                    first_column,
-                    columns: (dim - first_column).min(blocks_per_share * COLUMN_BLOCK),
-                    kernel,
-                    m,
-                    v,
-                    grad,
-                    partials,
-                    scratch,
-                }
-            })
-            .collect();
+        let bounds = split.bounds(blocks);
+        let shares = bounds.len() - 1;
+        self.scratch.resize_with(shares, ShareScratch::default);
+        let mut work: Vec<Share> = Vec::with_capacity(shares);
+        let (mut kernel, mut m, mut v, mut grad, mut partials) = (
+            &mut self.kernel[..],
+            &mut self.m_kernel[..],
+            &mut self.v_kernel[..],
+            &mut self.grad_kernel[..],
+            &mut self.partials[..],
+        );
+        for (pair, scratch) in bounds.windows(2).zip(self.scratch.iter_mut()) {
+            let first_column = pair[0] * COLUMN_BLOCK;
+            let columns = (pair[1] * COLUMN_BLOCK).min(dim) - first_column;
+            work.push(Share {
+                first_column,
+                columns,
+                kernel: take(&mut kernel, columns * outputs),
+                m: take(&mut m, columns * outputs),
+                v: take(&mut v, columns * outputs),
+                grad: take(&mut grad, columns * outputs),
+                partials: take(&mut partials, (pair[1] - pair[0]) * outputs * batch_size),
+                scratch,
+            });
+        }
         let (matrix, residuals, config) = (self.matrix, &self.residuals, &self.config);
         let run = |share: &mut Share| {
             if let Some((batch, step_size)) = update {
@@ -513,8 +590,14 @@ impl Share<'_> {
                 &batch[base..base + GROUP],
                 first,
                 columns,
-                self.scratch,
+                &mut self.scratch.widened,
             );
+            if outputs == 1 {
+                // One output: the share's gradient is one run of columns.
+                let alphas = std::array::from_fn(|r| residuals[base + r]);
+                axpy_f32_group(self.grad, alphas, xs, next);
+                continue;
+            }
             for (block, lo) in (0..columns).step_by(COLUMN_BLOCK).enumerate() {
                 let width = (columns - lo).min(COLUMN_BLOCK);
                 let x = xs.map(|x| &x[lo..lo + width]);
@@ -533,7 +616,7 @@ impl Share<'_> {
             }
         }
         for (i, &row) in batch.iter().enumerate().skip(whole) {
-            let x = Self::columns_of(matrix, row, first, columns, self.scratch);
+            let x = Self::columns_of(matrix, row, first, columns, &mut self.scratch.widened);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
                 let offset = block * COLUMN_BLOCK * outputs;
                 for k in 0..outputs {
@@ -578,8 +661,21 @@ impl Share<'_> {
                 &rows[base..base + GROUP],
                 first,
                 columns,
-                self.scratch,
+                &mut self.scratch.widened,
             );
+            if outputs == 1 {
+                // One output: the share's kernel is one run of columns, its
+                // blocks' dots come from one call.
+                let dots = &mut self.scratch.dots;
+                dots.resize(columns.div_ceil(COLUMN_BLOCK), [0.0; GROUP]);
+                dots_f32_group_blocks(xs, self.kernel, COLUMN_BLOCK, next, element, dots);
+                for (block, dots) in dots.iter().enumerate() {
+                    for (r, dot) in dots.iter().enumerate() {
+                        self.partials[block * batch_size + base + r] = *dot;
+                    }
+                }
+                continue;
+            }
             for (block, lo) in (0..columns).step_by(COLUMN_BLOCK).enumerate() {
                 let width = (columns - lo).min(COLUMN_BLOCK);
                 let x = xs.map(|x| &x[lo..lo + width]);
@@ -600,7 +696,7 @@ impl Share<'_> {
         }
         for (i, &row) in rows.iter().enumerate().skip(whole) {
             let ahead = ahead_of(i);
-            let x = Self::columns_of(matrix, row, first, columns, self.scratch);
+            let x = Self::columns_of(matrix, row, first, columns, &mut self.scratch.widened);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
                 let offset = block * COLUMN_BLOCK * outputs;
                 let ahead = byte_range(ahead, block * COLUMN_BLOCK * element, x.len() * element);
@@ -629,11 +725,11 @@ fn row_bytes<'m, T: Element>(
     })
 }
 
-/// `bytes[start..start + len]`, cut to what there is.
-fn byte_range(bytes: &[u8], start: usize, len: usize) -> &[u8] {
-    bytes
-        .get(start..)
-        .map_or(&[][..], |rest| &rest[..rest.len().min(len)])
+/// The first `len` values of `rest`, which keeps the others.
+fn take<'s>(rest: &mut &'s mut [f32], len: usize) -> &'s mut [f32] {
+    let (head, tail) = std::mem::take(rest).split_at_mut(len);
+    *rest = tail;
+    head
 }
 
 /// `outputs × dim` row-major to column-block-major.
@@ -669,21 +765,58 @@ mod tests {
 
     #[test]
     fn split_candidates_halve_down_to_one_thread() {
-        let sizes = |threads, blocks| SplitChooser::new(threads, blocks).candidates;
-        assert_eq!(sizes(1, 10), [1]);
-        assert_eq!(sizes(2, 10), [2, 1]);
-        assert_eq!(sizes(2, 1), [1]);
-        assert_eq!(sizes(3, 3), [3, 1]);
-        assert_eq!(sizes(16, 10), [10, 5, 2, 1]);
-        assert_eq!(sizes(64, 40), [40, 20, 10, 1]);
+        let sizes = |threads, blocks| {
+            SplitChooser::new(threads, blocks)
+                .candidates
+                .iter()
+                .map(|c| (c.shares, c.skew))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(1, 10), [(1, 0)]);
+        assert_eq!(sizes(2, 10), [(2, 0), (2, 1), (2, -1), (1, 0)]);
+        assert_eq!(sizes(2, 1), [(1, 0)]);
+        // Two blocks: no boundary to move.
+        assert_eq!(sizes(2, 2), [(2, 0), (1, 0)]);
+        assert_eq!(sizes(3, 3), [(3, 0), (1, 0)]);
+        assert_eq!(
+            sizes(16, 10),
+            [(10, 0), (5, 0), (2, 0), (2, 1), (2, -1), (1, 0)]
+        );
+        assert_eq!(sizes(64, 40), [(40, 0), (20, 0), (10, 0), (1, 0)]);
+        let bounds = |shares, skew, blocks| Split { shares, skew }.bounds(blocks);
+        assert_eq!(bounds(2, 0, 10), [0, 5, 10]);
+        assert_eq!(bounds(2, 1, 10), [0, 6, 10]);
+        assert_eq!(bounds(2, -1, 9), [0, 4, 9]);
+        assert_eq!(bounds(3, 0, 10), [0, 4, 8, 10]);
+        assert_eq!(bounds(1, 0, 10), [0, 10]);
         let mut split = SplitChooser::new(16, 10);
-        assert_eq!(split.trials(), 64);
-        assert_eq!([0, 16, 47, 48].map(|s| split.shares(s)), [10, 5, 2, 1]);
-        for step in 0..64 {
-            let micros = if (32..48).contains(&step) { 10 } else { 20 };
-            split.record(step, Duration::from_micros(micros));
-        }
-        assert_eq!(split.shares(64), 2);
+        assert_eq!(split.trials(), 48);
+        assert_eq!(
+            split.split(0),
+            Split {
+                shares: 10,
+                skew: 0
+            }
+        );
+        assert_eq!(split.split(47), Split { shares: 1, skew: 0 });
+        let trial = |split: &mut SplitChooser, fast: usize| {
+            for step in 0..48 {
+                let micros = if step / 8 == fast { 10 } else { 20 };
+                split.record(step, Duration::from_micros(micros));
+            }
+        };
+        trial(&mut split, 3);
+        assert_eq!(split.split(48), Split { shares: 2, skew: 1 });
+        // The latest trial counts as much as all the earlier ones together.
+        split.next_epoch();
+        trial(&mut split, 0);
+        assert_eq!(
+            split.split(48),
+            Split {
+                shares: 10,
+                skew: 0
+            }
+        );
         assert_eq!(SplitChooser::new(1, 10).trials(), 0);
     }
 

@@ -39,7 +39,7 @@ for flavour in ("gaussian", "featurelike"):
     print(f"\n[{flavour}] train {peers['train_rows']} x {peers['dim']}, numpy X.T@r pass {peers['floor_pass_seconds'] * 1e3:.1f} ms")
     ratio = peers["torch_seconds"] / ours_adam
     print(f"  adam 10 epochs, batch 32: head-train {ours_adam:.3f} s, PyTorch {peers['torch_seconds']:.3f} s"
-          f" -> {ratio:.1f}x faster (target >= 5x: {verdict(ratio >= 5)})")
+          f" -> {ratio:.1f}x faster (target >= 10x: {verdict(ratio >= 10)})")
     print(f"    test accuracy {adam['splits'][2]['accuracy']:.4f}")
     chosen = lbfgs["candidates"][0]
     reached, step = time_to_reach(f"{flavour}.lbfgs", peers["sklearn_objective"])
@@ -61,8 +61,9 @@ seconds = long["candidates"][0]["seconds"]
 floor = json.loads((work / "gaussian.peers.json").read_text())["floor_pass_seconds"]
 epoch = seconds / long["candidates"][0]["epochs"]
 print(f"\n[gaussian] adam 1000 epochs: {seconds:.1f} s (target < 60 s: {verdict(seconds < 60)})")
-print(f"  one epoch {epoch * 1e3:.1f} ms (with its val pass) = {epoch / floor:.1f}x the numpy pass"
-      f" (target <= 3x: {verdict(epoch / floor <= 3)})")
+print(f"  one epoch {epoch * 1e3:.1f} ms (training pass + its val pass, from head-train's own clock),"
+      f" numpy pass {floor * 1e3:.1f} ms: epoch / numpy-pass ratio {epoch / floor:.2f}"
+      f" (target <= 2: {verdict(epoch / floor <= 2)})")
 peak_ratios.append(long["resources"]["peak_rss_bytes"] / long["resources"]["matrix_bytes"])
 print(f"  peak memory / feature matrix: worst {max(peak_ratios):.2f}x over all runs (target < 1.5x: {verdict(max(peak_ratios) < 1.5)})")
 print(f"\n{failures} target(s) missed")

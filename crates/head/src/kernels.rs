@@ -106,6 +106,28 @@ fn adam_update_body(
     }
 }
 
+/// Rows handled together by an Adam step's kernels: each weight is loaded once
+/// per group, and the group's rows give independent sums to overlap.
+pub const GROUP: usize = 4;
+
+#[inline(always)]
+fn dots_f32_group_body(xs: [&[f32]; GROUP], w: &[f32]) -> [f32; GROUP] {
+    xs.map(|x| dot_f32_body(x, w))
+}
+
+#[inline(always)]
+fn axpy_f32_group_body(y: &mut [f32], alphas: [f32; GROUP], xs: [&[f32]; GROUP]) {
+    let n = y.len();
+    let xs = xs.map(|x| &x[..n]);
+    for j in 0..n {
+        let mut v = y[j];
+        for r in 0..GROUP {
+            v += alphas[r] * xs[r][j];
+        }
+        y[j] = v;
+    }
+}
+
 /// Rows handled together by the full-batch pass: each weight is loaded once per
 /// block, and the block's independent sums keep the floating-point units busy.
 pub const BLOCK: usize = 4;
@@ -251,6 +273,81 @@ pub fn dots_block(xs: [&[f32]; BLOCK], w: &[f64], ahead: [&[u8]; BLOCK]) -> [f64
     dots_block_body(xs, w)
 }
 
+/// `[dot_f32(x, w) for x in xs]`, bit for bit, the rows' sums interleaved so
+/// that they overlap, while asking the L2 cache for `ahead` (rows to be visited
+/// later, as bytes; empty for none), one line of each per 16 columns.
+#[inline]
+pub fn dots_f32_group(xs: [&[f32]; GROUP], w: &[f32], ahead: [&[u8]; GROUP]) -> [f32; GROUP] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dots_f32_group(xs, w, ahead) };
+        }
+    }
+    let _ = ahead;
+    dots_f32_group_body(xs, w)
+}
+
+/// [`dots_f32_group`] of each `block`-wide slice of the columns in turn (the
+/// last may be narrower), `out[b]` for slice `b`: the same bits in one call.
+/// `ahead` holds rows of `ahead_element` bytes a column; each slice asks for
+/// its own columns of them.
+#[inline]
+pub fn dots_f32_group_blocks(
+    xs: [&[f32]; GROUP],
+    w: &[f32],
+    block: usize,
+    ahead: [&[u8]; GROUP],
+    ahead_element: usize,
+    out: &mut [[f32; GROUP]],
+) {
+    assert!(
+        block > 0 && out.len() == w.len().div_ceil(block),
+        "one output per block"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::dots_f32_group_blocks(xs, w, block, ahead, ahead_element, out) };
+        }
+    }
+    let _ = (ahead, ahead_element);
+    for (b, out) in out.iter_mut().enumerate() {
+        let (lo, hi) = (b * block, ((b + 1) * block).min(w.len()));
+        *out = dots_f32_group_body(xs.map(|x| &x[lo..hi]), &w[lo..hi]);
+    }
+}
+
+/// `bytes[start..start + len]`, cut to what there is.
+pub(crate) fn byte_range(bytes: &[u8], start: usize, len: usize) -> &[u8] {
+    bytes
+        .get(start..)
+        .map_or(&[][..], |rest| &rest[..rest.len().min(len)])
+}
+
+/// `y += alphas[0] · xs[0]; y += alphas[1] · xs[1]; …` element by element in
+/// row order (the bits of [`axpy_f32`] row after row, with `y` loaded and stored
+/// once), while asking the L2 cache for `ahead` as [`dots_f32_group`] does.
+#[inline]
+pub fn axpy_f32_group(
+    y: &mut [f32],
+    alphas: [f32; GROUP],
+    xs: [&[f32]; GROUP],
+    ahead: [&[u8]; GROUP],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2::axpy_f32_group(y, alphas, xs, ahead) };
+        }
+    }
+    let _ = ahead;
+    axpy_f32_group_body(y, alphas, xs)
+}
+
 /// The same lane arithmetic as the portable bodies (lane i accumulates elements
 /// i, i + 16, …; multiply then add, no FMA), written with intrinsics because the
 /// compiler does not vectorise the reductions well on its own.
@@ -258,7 +355,117 @@ pub fn dots_block(xs: [&[f32]; BLOCK], w: &[f64], ahead: [&[u8]; BLOCK]) -> [f64
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{reduce_f32, reduce_f64, BLOCK, LANES};
+    use super::{reduce_f32, reduce_f64, BLOCK, GROUP, LANES};
+
+    /// Asks the L2 cache for the line of each of `ahead` at byte `offset`.
+    #[inline(always)]
+    unsafe fn prefetch_lines(ahead: &[&[u8]; GROUP], offset: usize) {
+        for next in ahead {
+            if offset < next.len() {
+                _mm_prefetch(next.as_ptr().add(offset) as *const i8, _MM_HINT_T1);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dots_f32_group(
+        xs: [&[f32]; GROUP],
+        w: &[f32],
+        ahead: [&[u8]; GROUP],
+    ) -> [f32; GROUP] {
+        let n = w.len();
+        let whole = n / LANES * LANES;
+        for x in &xs {
+            assert!(x.len() >= n, "row shorter than the weights");
+        }
+        let pw = w.as_ptr();
+        let px = xs.map(|x| x.as_ptr());
+        let mut lo = [_mm256_setzero_ps(); GROUP];
+        let mut hi = [_mm256_setzero_ps(); GROUP];
+        let mut i = 0;
+        while i < whole {
+            prefetch_lines(&ahead, i * 4);
+            let w_lo = _mm256_loadu_ps(pw.add(i));
+            let w_hi = _mm256_loadu_ps(pw.add(i + 8));
+            for r in 0..GROUP {
+                lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(_mm256_loadu_ps(px[r].add(i)), w_lo));
+                hi[r] = _mm256_add_ps(
+                    hi[r],
+                    _mm256_mul_ps(_mm256_loadu_ps(px[r].add(i + 8)), w_hi),
+                );
+            }
+            i += LANES;
+        }
+        let mut out = [0.0f32; GROUP];
+        for r in 0..GROUP {
+            let mut acc = [0.0f32; LANES];
+            _mm256_storeu_ps(acc.as_mut_ptr(), lo[r]);
+            _mm256_storeu_ps(acc.as_mut_ptr().add(8), hi[r]);
+            for k in whole..n {
+                acc[k - whole] += xs[r][k] * w[k];
+            }
+            out[r] = reduce_f32(acc);
+        }
+        out
+    }
+
+    /// [`dots_f32_group`] of each `block`-wide slice of the columns in turn,
+    /// `out[b]` for slice `b`, in one call.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dots_f32_group_blocks(
+        xs: [&[f32]; GROUP],
+        w: &[f32],
+        block: usize,
+        ahead: [&[u8]; GROUP],
+        ahead_element: usize,
+        out: &mut [[f32; GROUP]],
+    ) {
+        let n = w.len();
+        for (b, out) in out.iter_mut().enumerate() {
+            let lo = b * block;
+            let hi = (lo + block).min(n);
+            let x = xs.map(|x| &x[lo..hi]);
+            let next =
+                ahead.map(|a| super::byte_range(a, lo * ahead_element, (hi - lo) * ahead_element));
+            *out = dots_f32_group(x, &w[lo..hi], next);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn axpy_f32_group(
+        y: &mut [f32],
+        alphas: [f32; GROUP],
+        xs: [&[f32]; GROUP],
+        ahead: [&[u8]; GROUP],
+    ) {
+        let n = y.len();
+        for x in &xs {
+            assert!(x.len() >= n, "row shorter than the gradient");
+        }
+        let py = y.as_mut_ptr();
+        let px = xs.map(|x| x.as_ptr());
+        let a = alphas.map(|a| _mm256_set1_ps(a));
+        let whole = n / 8 * 8;
+        let mut j = 0;
+        while j < whole {
+            if j % 16 == 0 {
+                prefetch_lines(&ahead, j * 4);
+            }
+            let mut v = _mm256_loadu_ps(py.add(j));
+            for r in 0..GROUP {
+                v = _mm256_add_ps(v, _mm256_mul_ps(a[r], _mm256_loadu_ps(px[r].add(j))));
+            }
+            _mm256_storeu_ps(py.add(j), v);
+            j += 8;
+        }
+        for k in whole..n {
+            let mut v = y[k];
+            for r in 0..GROUP {
+                v += alphas[r] * xs[r][k];
+            }
+            y[k] = v;
+        }
+    }
 
     #[target_feature(enable = "avx2")]
     pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
@@ -470,5 +677,55 @@ mod tests {
         assert_eq!(q1, q2);
         let exact = 0.5 + 0.1 * (a[7] as f64).powi(2) + 0.2 * (b[7] as f64).powi(2);
         assert!((q1[7] - exact - 0.3 * (a[10] as f64).powi(2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn grouped_f32_kernels_match_row_by_row_bit_for_bit() {
+        for n in [0, 5, 16, 97, 256] {
+            let rows: Vec<Vec<f32>> = (0..GROUP)
+                .map(|r| {
+                    (0..n + r)
+                        .map(|i| (((i * 31 + r * 7) % 19) as f32 - 9.0) * 0.173)
+                        .collect()
+                })
+                .collect();
+            let xs: [&[f32]; GROUP] = std::array::from_fn(|r| &rows[r][..]);
+            let w: Vec<f32> = (0..n).map(|i| ((i % 7) as f32 - 3.0) * 0.41).collect();
+            let ahead_row = vec![0u8; 300];
+            let ahead = [&ahead_row[..], &[], &ahead_row[..17], &ahead_row[..]];
+            let grouped = dots_f32_group(xs, &w, ahead);
+            let mut by_block = vec![[0.0f32; GROUP]; n.div_ceil(7).max(1)];
+            if n > 0 {
+                dots_f32_group_blocks(xs.map(|x| &x[..n]), &w, 7, ahead, 4, &mut by_block);
+                for (b, dots) in by_block.iter().enumerate() {
+                    let (lo, hi) = (b * 7, ((b + 1) * 7).min(n));
+                    for r in 0..GROUP {
+                        assert_eq!(
+                            dots[r].to_bits(),
+                            dot_f32(&xs[r][lo..hi], &w[lo..hi]).to_bits()
+                        );
+                    }
+                }
+            }
+            for r in 0..GROUP {
+                assert_eq!(grouped[r].to_bits(), dot_f32(&xs[r][..n], &w).to_bits());
+                assert_eq!(
+                    grouped[r].to_bits(),
+                    dot_f32_body(&xs[r][..n], &w).to_bits()
+                );
+            }
+            let alphas = [0.3, -1.7, 0.0, 2.5];
+            let mut y1: Vec<f32> = (0..n).map(|i| (i as f32) * 0.01 - 0.2).collect();
+            let mut y2 = y1.clone();
+            let mut y3 = y1.clone();
+            axpy_f32_group(&mut y1, alphas, xs, ahead);
+            axpy_f32_group_body(&mut y3, alphas, xs);
+            for r in 0..GROUP {
+                axpy_f32(&mut y2, alphas[r], &xs[r][..n]);
+            }
+            let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y1), bits(&y2));
+            assert_eq!(bits(&y3), bits(&y2));
+        }
     }
 }

@@ -64,10 +64,9 @@ pub struct Matrix<T> {
 impl<T: Element> Matrix<T> {
     /// Allocates the whole matrix up front so filling it never reallocates.
     pub fn zeroed(rows: usize, dim: usize) -> Self {
-        Matrix {
-            data: vec![T::zero(); rows * dim],
-            dim,
-        }
+        let mut data = vec![T::zero(); rows * dim];
+        advise_huge_pages(&mut data);
+        Matrix { data, dim }
     }
 
     pub fn dim(&self) -> usize {
@@ -98,3 +97,45 @@ impl<T: Element> Matrix<T> {
 }
 
 pub use contract::metrics::Storage;
+
+/// A row's storage as bytes: what is handed to the prefetching kernels as the
+/// addresses to ask the caches for.
+pub(crate) fn as_bytes<T: Element>(row: &[T]) -> &[u8] {
+    // SAFETY: every `Element` is a plain float without padding, so initialised
+    // values are initialised bytes; the view lives as long as the row.
+    unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
+}
+
+/// Asks Linux to back the whole 2 MiB pages inside `data` with transparent huge
+/// pages, before anything touches them (a large zeroed `Vec` is a fresh
+/// mapping, faulted in as it is filled). Adam visits rows in shuffled order and
+/// each 10 KiB row spans three 4 KiB pages: with small pages nearly every row
+/// misses the TLB (an epoch at 19,658 × 2,560 on one thread: 15.5 to 14.0 ms).
+/// Advice only: where huge pages are off or unavailable nothing changes.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages<T>(data: &mut [T]) {
+    const HUGE_PAGE: usize = 2 << 20;
+    const MADV_HUGEPAGE: std::ffi::c_int = 14;
+    extern "C" {
+        fn madvise(
+            addr: *mut std::ffi::c_void,
+            len: usize,
+            advice: std::ffi::c_int,
+        ) -> std::ffi::c_int;
+    }
+    let start = data.as_mut_ptr() as usize;
+    let end = start + std::mem::size_of_val(data);
+    let first = start.div_ceil(HUGE_PAGE) * HUGE_PAGE;
+    let last = end / HUGE_PAGE * HUGE_PAGE;
+    if last > first {
+        // SAFETY: the range lies inside `data`'s allocation, and MADV_HUGEPAGE
+        // changes neither its contents nor its validity. A failure (a kernel
+        // without transparent huge pages) leaves the mapping as it was.
+        unsafe {
+            madvise(first as *mut std::ffi::c_void, last - first, MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<T>(_data: &mut [T]) {}

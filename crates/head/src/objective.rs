@@ -14,7 +14,7 @@
 use rayon::prelude::*;
 
 use crate::kernels::{axpy_block, dots_block, square_block, BLOCK};
-use crate::matrix::{Element, Matrix};
+use crate::matrix::{as_bytes, Element, Matrix};
 use crate::model::{outputs_for, softplus, Head};
 
 /// Fixed number of row chunks per pass (enough for load balance on many cores).
@@ -308,11 +308,6 @@ impl<'a, T: Element> FullBatch<'a, T> {
             gather_squares.then_some((squares, total.weight_sum)),
         )
     }
-}
-
-fn as_bytes<T>(row: &[T]) -> &[u8] {
-    // SAFETY: any initialised memory may be viewed as bytes; only used as prefetch addresses.
-    unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
 }
 
 /// Parameters as a head (f32 storage, like the trained weights of any framework).

@@ -16,21 +16,33 @@
 //! plus the blocks' partial dots added in block order, and a gradient element is
 //! accumulated over the batch in row order, so no bit depends on how many
 //! threads share the blocks.
+//!
+//! Within a share the batch's rows go [`GROUP`] at a time through kernels that
+//! give each row's dot, and each gradient element's sum, the bits of the
+//! row-by-row kernels. The batch is read from memory once: while the gradient
+//! of one batch is summed (from the caches, its rows were just dotted) the rows
+//! of the next are asked of the caches, so memory streams through both phases
+//! of a step instead of only the dots.
 
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::kernels::{adam_update, axpy_f32, dot_f32_prefetching};
-use crate::matrix::{Element, Matrix};
+use crate::kernels::{
+    adam_update, axpy_f32, axpy_f32_group, byte_range, dot_f32_prefetching, dots_f32_group,
+    dots_f32_group_blocks, GROUP,
+};
+use crate::matrix::{as_bytes, Element, Matrix};
 use crate::model::{probabilities, Head};
 use crate::rng::SplitMix64;
 
 /// Columns per block of the kernel: the unit of a partial dot product.
 pub const COLUMN_BLOCK: usize = 256;
 
-/// How many rows ahead a row is asked of the caches.
-const PREFETCH_DISTANCE: usize = 2;
+/// How many rows ahead the dots of a batch ask the caches for a row. The
+/// gradient phase before them has already asked for the batch's rows (one batch
+/// ahead), so this mostly starts the batch after a little early.
+const PREFETCH_DISTANCE: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
@@ -116,54 +128,150 @@ pub struct Adam<'a, T> {
     /// `∂loss/∂logit` of the current batch, `[row in batch][output]`, class weight
     /// and `1/B` included.
     residuals: Vec<f32>,
-    /// Widened rows for f16/bf16 storage, one per share of the columns.
-    scratch: Vec<Vec<f32>>,
+    /// Each share's working buffers.
+    scratch: Vec<ShareScratch>,
+    /// One row's logits and probabilities while a batch is scored.
+    row_scores: (Vec<f64>, Vec<f64>),
+    /// How the last epoch split its steps, and the trials that decided it.
+    split: Option<SplitChooser>,
     step: u64,
     epoch: usize,
 }
 
-/// How many threads share a step's columns. The split never changes a bit, so it
-/// is picked by timing: each epoch opens with [`SplitChooser::TRIAL`] steps
-/// shared among all threads and as many on one thread, and keeps the faster for
-/// the rest of the epoch (where other processes keep the cores busy, meeting
-/// every few microseconds can cost more than the second thread brings).
+/// How a step's column blocks are split among threads: `shares` runs of
+/// blocks, as even as whole blocks allow, the first boundary then moved by
+/// `skew` blocks (a share's cost is not only its width: on some machines the
+/// share reading the later part of each row is slower).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Split {
+    shares: usize,
+    skew: isize,
+}
+
+impl Split {
+    /// The block boundaries, `shares + 1` of them from 0 to `blocks`.
+    fn bounds(self, blocks: usize) -> Vec<usize> {
+        let shares = effective_shares(self.shares, blocks);
+        let per_share = blocks.div_ceil(shares.max(1)).max(1);
+        let mut bounds: Vec<usize> = (0..=shares).map(|i| (i * per_share).min(blocks)).collect();
+        if shares >= 2 {
+            let moved = bounds[1] as isize + self.skew;
+            bounds[1] = moved.clamp(1, bounds[2] as isize - 1) as usize;
+        }
+        bounds
+    }
+}
+
+/// How many threads share a step's columns, and where they split them. The
+/// split never changes a bit, so it is picked by timing: each epoch opens with
+/// [`SplitChooser::TRIAL`] steps on each candidate (all the threads, then
+/// halving down to one, at most [`SplitChooser::SIZES`] sizes; with two shares
+/// also the first boundary a block either way), and the rest of the epoch goes
+/// to the candidate fastest so far, this epoch's trial counting as much as all
+/// the earlier ones together: where other processes keep the cores busy, or
+/// with many threads, meeting every few microseconds can cost more than the
+/// threads bring.
 struct SplitChooser {
     threads: usize,
-    shared: Duration,
-    alone: Duration,
-    chosen: usize,
+    candidates: Vec<Split>,
+    /// Each candidate's trial time, earlier epochs' halved at every epoch.
+    times: Vec<f64>,
+    chosen: Split,
 }
 
 impl SplitChooser {
-    const TRIAL: usize = 16;
+    const TRIAL: usize = 8;
+    const SIZES: usize = 4;
 
-    fn new(threads: usize) -> Self {
+    fn new(threads: usize, blocks: usize) -> Self {
+        let mut sizes: Vec<usize> = Vec::new();
+        let mut wanted = threads.clamp(1, blocks.max(1));
+        loop {
+            let shares = effective_shares(wanted, blocks);
+            if sizes.last() != Some(&shares) {
+                sizes.push(shares);
+            }
+            if wanted == 1 {
+                break;
+            }
+            wanted /= 2;
+        }
+        if sizes.len() > Self::SIZES {
+            // The largest, and one thread.
+            sizes.drain(Self::SIZES - 1..sizes.len() - 1);
+        }
+        let mut candidates = Vec::new();
+        for shares in sizes {
+            candidates.push(Split { shares, skew: 0 });
+            if shares == 2 {
+                for skew in [1, -1] {
+                    let split = Split { shares, skew };
+                    if split.bounds(blocks) != candidates[candidates.len() - 1].bounds(blocks) {
+                        candidates.push(split);
+                    }
+                }
+            }
+        }
+        let mut distinct: Vec<Split> = Vec::new();
+        for split in candidates {
+            if distinct
+                .iter()
+                .all(|d| d.bounds(blocks) != split.bounds(blocks))
+            {
+                distinct.push(split);
+            }
+        }
         SplitChooser {
-            threads: threads.max(1),
-            shared: Duration::ZERO,
-            alone: Duration::ZERO,
-            chosen: threads.max(1),
+            threads,
+            chosen: distinct[0],
+            times: vec![0.0; distinct.len()],
+            candidates: distinct,
         }
     }
 
-    fn shares(&self, step: usize) -> usize {
-        match step {
-            s if s < Self::TRIAL => self.threads,
-            s if s < 2 * Self::TRIAL => 1,
-            _ => self.chosen,
+    /// A new epoch: the trial times so far count half.
+    fn next_epoch(&mut self) {
+        self.times.iter_mut().for_each(|t| *t *= 0.5);
+    }
+
+    /// Steps spent trying the candidates (none when there is only one).
+    fn trials(&self) -> usize {
+        if self.candidates.len() == 1 {
+            0
+        } else {
+            self.candidates.len() * Self::TRIAL
+        }
+    }
+
+    fn split(&self, step: usize) -> Split {
+        if step < self.trials() {
+            self.candidates[step / Self::TRIAL]
+        } else {
+            self.chosen
         }
     }
 
     fn record(&mut self, step: usize, elapsed: Duration) {
-        match step {
-            s if s < Self::TRIAL => self.shared += elapsed,
-            s if s < 2 * Self::TRIAL => self.alone += elapsed,
-            _ => {}
+        if step >= self.trials() {
+            return;
         }
-        if step + 1 == 2 * Self::TRIAL && self.alone < self.shared {
-            self.chosen = 1;
+        self.times[step / Self::TRIAL] += elapsed.as_secs_f64();
+        if step + 1 == self.trials() {
+            let fastest = (0..self.times.len())
+                .min_by(|&a, &b| self.times[a].total_cmp(&self.times[b]))
+                .expect("a candidate");
+            self.chosen = self.candidates[fastest];
         }
     }
+}
+
+/// How many shares `wanted` threads make of `blocks` column blocks, each share
+/// whole blocks, as many blocks as the first.
+fn effective_shares(wanted: usize, blocks: usize) -> usize {
+    if blocks == 0 {
+        return 1;
+    }
+    blocks.div_ceil(blocks.div_ceil(wanted.clamp(1, blocks)))
 }
 
 /// What the threads do between two meetings, for one share of the columns.
@@ -175,7 +283,16 @@ struct Share<'s> {
     v: &'s mut [f32],
     grad: &'s mut [f32],
     partials: &'s mut [f32],
-    scratch: &'s mut Vec<f32>,
+    scratch: &'s mut ShareScratch,
+}
+
+/// A share's working buffers, kept from step to step.
+#[derive(Default)]
+struct ShareScratch {
+    /// Widened rows for f16/bf16 storage.
+    widened: Vec<f32>,
+    /// The blocks' dots of a group of rows.
+    dots: Vec<[f32; GROUP]>,
 }
 
 impl<'a, T: Element> Adam<'a, T> {
@@ -210,6 +327,8 @@ impl<'a, T: Element> Adam<'a, T> {
             partials: vec![0.0; blocks * outputs * batch_size],
             residuals: vec![0.0; batch_size * outputs],
             scratch: Vec::new(),
+            row_scores: (Vec::new(), Vec::new()),
+            split: None,
             step: 0,
             epoch: 0,
             head,
@@ -230,20 +349,32 @@ impl<'a, T: Element> Adam<'a, T> {
     }
 
     fn run_epoch_on_worker(&mut self) -> EpochStats {
-        let order = epoch_order(self.seed, self.epoch, self.rows.len(), self.config.shuffle);
-        let order: Vec<usize> = order.iter().map(|&position| self.rows[position]).collect();
+        // `epoch_order`'s swaps applied to the rows themselves: the same order
+        // of rows, one pass and one allocation fewer.
+        let mut order = self.rows.to_vec();
+        if self.config.shuffle {
+            SplitMix64::new(self.seed, 1 + self.epoch as u64).shuffle(&mut order);
+        }
         let batch_size = self.config.batch_size.max(1);
         let batches: Vec<&[usize]> = order.chunks(batch_size).collect();
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
-        let mut split = SplitChooser::new(rayon::current_num_threads());
+        let blocks = self.head.dim.div_ceil(COLUMN_BLOCK);
+        let threads = rayon::current_num_threads();
+        let mut split = match self.split.take() {
+            Some(mut split) if split.threads == threads => {
+                split.next_epoch();
+                split
+            }
+            _ => SplitChooser::new(threads, blocks),
+        };
         if let Some(first) = batches.first() {
             let after = batches.get(1).copied().unwrap_or(&[]);
-            self.pass(None, Some((first, after)), split.shares(0));
+            self.pass(None, Some((first, after)), split.split(0));
         }
         for (index, batch) in batches.iter().enumerate() {
             let started = Instant::now();
-            let shares = split.shares(index);
+            let shares = split.split(index);
             let (loss, right, step_size) = self.assemble_logits(batch);
             loss_sum += loss;
             correct += right;
@@ -254,6 +385,7 @@ impl<'a, T: Element> Adam<'a, T> {
             self.pass(Some((batch, step_size)), next, shares);
             split.record(index, started.elapsed());
         }
+        self.split = Some(split);
         self.epoch += 1;
         self.head.weight = from_blocked(&self.kernel, self.head.outputs(), self.head.dim);
         self.head.bias.copy_from_slice(&self.bias);
@@ -274,8 +406,9 @@ impl<'a, T: Element> Adam<'a, T> {
         let batch_size = self.config.batch_size.max(1);
         let blocks = self.partials.len() / (outputs * batch_size);
         let inverse_batch = 1.0 / batch.len() as f32;
-        let mut logits = vec![0.0f64; outputs];
-        let mut probs = vec![0.0f64; classes];
+        let (mut logits, mut probs) = std::mem::take(&mut self.row_scores);
+        logits.resize(outputs, 0.0);
+        probs.resize(classes, 0.0);
         let mut loss_sum = 0.0;
         let mut correct = 0;
         self.grad_bias.fill(0.0);
@@ -308,6 +441,7 @@ impl<'a, T: Element> Adam<'a, T> {
                 self.grad_bias[k] += residual;
             }
         }
+        self.row_scores = (logits, probs);
         self.step += 1;
         let c = &self.config;
         let t = self.step as i32;
@@ -333,7 +467,7 @@ impl<'a, T: Element> Adam<'a, T> {
         &mut self,
         update: Option<(&[usize], f32)>,
         next: Option<(&[usize], &[usize])>,
-        shares: usize,
+        split: Split,
     ) {
         let dim = self.head.dim;
         let outputs = self.bias.len();
@@ -342,39 +476,36 @@ impl<'a, T: Element> Adam<'a, T> {
         if blocks == 0 {
             return;
         }
-        let shares = shares.clamp(1, blocks);
-        let blocks_per_share = blocks.div_ceil(shares);
-        let shares = blocks.div_ceil(blocks_per_share);
-        self.scratch.resize_with(shares, Vec::new);
-        let kernel_chunk = blocks_per_share * COLUMN_BLOCK * outputs;
-        let partials_chunk = blocks_per_share * outputs * batch_size;
-        let mut work: Vec<Share> = self
-            .kernel
-            .chunks_mut(kernel_chunk)
-            .zip(self.m_kernel.chunks_mut(kernel_chunk))
-            .zip(self.v_kernel.chunks_mut(kernel_chunk))
-            .zip(self.grad_kernel.chunks_mut(kernel_chunk))
-            .zip(self.partials.chunks_mut(partials_chunk))
-            .zip(self.scratch.iter_mut())
-            .enumerate()
-            .map(|(index, (((((kernel, m), v), grad), partials), scratch))| {
-                let first_column = index * blocks_per_share * COLUMN_BLOCK;
-                Share {
-                    first_column,
-                    columns: (dim - first_column).min(blocks_per_share * COLUMN_BLOCK),
-                    kernel,
-                    m,
-                    v,
-                    grad,
-                    partials,
-                    scratch,
-                }
-            })
-            .collect();
+        let bounds = split.bounds(blocks);
+        let shares = bounds.len() - 1;
+        self.scratch.resize_with(shares, ShareScratch::default);
+        let mut work: Vec<Share> = Vec::with_capacity(shares);
+        let (mut kernel, mut m, mut v, mut grad, mut partials) = (
+            &mut self.kernel[..],
+            &mut self.m_kernel[..],
+            &mut self.v_kernel[..],
+            &mut self.grad_kernel[..],
+            &mut self.partials[..],
+        );
+        for (pair, scratch) in bounds.windows(2).zip(self.scratch.iter_mut()) {
+            let first_column = pair[0] * COLUMN_BLOCK;
+            let columns = (pair[1] * COLUMN_BLOCK).min(dim) - first_column;
+            work.push(Share {
+                first_column,
+                columns,
+                kernel: take(&mut kernel, columns * outputs),
+                m: take(&mut m, columns * outputs),
+                v: take(&mut v, columns * outputs),
+                grad: take(&mut grad, columns * outputs),
+                partials: take(&mut partials, (pair[1] - pair[0]) * outputs * batch_size),
+                scratch,
+            });
+        }
         let (matrix, residuals, config) = (self.matrix, &self.residuals, &self.config);
         let run = |share: &mut Share| {
             if let Some((batch, step_size)) = update {
-                share.accumulate_gradient(matrix, batch, residuals, outputs);
+                let ahead = next.map_or(&[][..], |(next, _)| next);
+                share.accumulate_gradient(matrix, batch, residuals, outputs, ahead);
                 if config.l2 != 0.0 {
                     axpy_f32(share.grad, config.l2, share.kernel);
                 }
@@ -417,17 +548,75 @@ impl Share<'_> {
         )
     }
 
-    /// `grad = Σ_i residual_i x_i` over the batch in row order, block by block.
+    /// The share's columns of a group of rows, as f32.
+    fn group_columns<'r, T: Element>(
+        matrix: &'r Matrix<T>,
+        rows: &[usize],
+        first_column: usize,
+        columns: usize,
+        scratch: &'r mut Vec<f32>,
+    ) -> [&'r [f32]; GROUP] {
+        scratch.resize(GROUP * columns, 0.0);
+        let mut parts = scratch.chunks_mut(columns);
+        std::array::from_fn(|r| {
+            let part = parts.next().expect("GROUP parts of scratch");
+            T::widen(
+                &matrix.row(rows[r])[first_column..first_column + columns],
+                part,
+            )
+        })
+    }
+
+    /// `grad = Σ_i residual_i x_i` over the batch in row order, block by block,
+    /// [`GROUP`] rows at a time; meanwhile the same positions of `ahead` (the
+    /// next batch, whose dots follow) are asked of the caches.
     fn accumulate_gradient<T: Element>(
         &mut self,
         matrix: &Matrix<T>,
         batch: &[usize],
         residuals: &[f32],
         outputs: usize,
+        ahead: &[usize],
     ) {
         self.grad.fill(0.0);
-        for (i, &row) in batch.iter().enumerate() {
-            let x = Self::columns_of(matrix, row, self.first_column, self.columns, self.scratch);
+        let (first, columns) = (self.first_column, self.columns);
+        let element = std::mem::size_of::<T>();
+        let whole = batch.len() / GROUP * GROUP;
+        for base in (0..whole).step_by(GROUP) {
+            let next: [&[u8]; GROUP] =
+                std::array::from_fn(|r| row_bytes(matrix, ahead, base + r, first, columns));
+            let xs = Self::group_columns(
+                matrix,
+                &batch[base..base + GROUP],
+                first,
+                columns,
+                &mut self.scratch.widened,
+            );
+            if outputs == 1 {
+                // One output: the share's gradient is one run of columns.
+                let alphas = std::array::from_fn(|r| residuals[base + r]);
+                axpy_f32_group(self.grad, alphas, xs, next);
+                continue;
+            }
+            for (block, lo) in (0..columns).step_by(COLUMN_BLOCK).enumerate() {
+                let width = (columns - lo).min(COLUMN_BLOCK);
+                let x = xs.map(|x| &x[lo..lo + width]);
+                let offset = block * COLUMN_BLOCK * outputs;
+                for k in 0..outputs {
+                    let start = offset + k * width;
+                    let alphas = std::array::from_fn(|r| residuals[(base + r) * outputs + k]);
+                    // The first output's pass asks for the rows; more would be wasted.
+                    let next = if k == 0 {
+                        next.map(|a| byte_range(a, lo * element, width * element))
+                    } else {
+                        [&[][..]; GROUP]
+                    };
+                    axpy_f32_group(&mut self.grad[start..start + width], alphas, x, next);
+                }
+            }
+        }
+        for (i, &row) in batch.iter().enumerate().skip(whole) {
+            let x = Self::columns_of(matrix, row, first, columns, &mut self.scratch.widened);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
                 let offset = block * COLUMN_BLOCK * outputs;
                 for k in 0..outputs {
@@ -442,10 +631,10 @@ impl Share<'_> {
         }
     }
 
-    /// Each block's dot with each of `rows`, into `partials`; while reading a row
-    /// it asks the caches for the one [`PREFETCH_DISTANCE`] rows on, running
-    /// into `after` (the batch after) at the end: rows come in shuffled order and
-    /// the hardware prefetcher stops at every 4 KiB page.
+    /// Each block's dot with each of `rows`, into `partials`, [`GROUP`] rows at
+    /// a time; while reading a group it asks the caches for the rows
+    /// [`PREFETCH_DISTANCE`] positions on, running into `after` (the batch
+    /// after, whose rows the gradient phase asks for as well).
     fn partial_dots<T: Element>(
         &mut self,
         matrix: &Matrix<T>,
@@ -455,22 +644,64 @@ impl Share<'_> {
         batch_size: usize,
     ) {
         let (first, columns) = (self.first_column, self.columns);
-        for (i, &row) in rows.iter().enumerate() {
-            let ahead = rows
-                .get(i + PREFETCH_DISTANCE)
-                .or_else(|| after.get(i + PREFETCH_DISTANCE - rows.len()))
-                .map_or(&[][..], |&next| &matrix.row(next)[first..first + columns]);
-            let ahead = as_bytes(ahead);
-            let x = Self::columns_of(matrix, row, first, columns, self.scratch);
+        let element = std::mem::size_of::<T>();
+        let ahead_of = |position: usize| -> &[u8] {
+            let position = position + PREFETCH_DISTANCE;
+            if position < rows.len() {
+                row_bytes(matrix, rows, position, first, columns)
+            } else {
+                row_bytes(matrix, after, position - rows.len(), first, columns)
+            }
+        };
+        let whole = rows.len() / GROUP * GROUP;
+        for base in (0..whole).step_by(GROUP) {
+            let next: [&[u8]; GROUP] = std::array::from_fn(|r| ahead_of(base + r));
+            let xs = Self::group_columns(
+                matrix,
+                &rows[base..base + GROUP],
+                first,
+                columns,
+                &mut self.scratch.widened,
+            );
+            if outputs == 1 {
+                // One output: the share's kernel is one run of columns, its
+                // blocks' dots come from one call.
+                let dots = &mut self.scratch.dots;
+                dots.resize(columns.div_ceil(COLUMN_BLOCK), [0.0; GROUP]);
+                dots_f32_group_blocks(xs, self.kernel, COLUMN_BLOCK, next, element, dots);
+                for (block, dots) in dots.iter().enumerate() {
+                    for (r, dot) in dots.iter().enumerate() {
+                        self.partials[block * batch_size + base + r] = *dot;
+                    }
+                }
+                continue;
+            }
+            for (block, lo) in (0..columns).step_by(COLUMN_BLOCK).enumerate() {
+                let width = (columns - lo).min(COLUMN_BLOCK);
+                let x = xs.map(|x| &x[lo..lo + width]);
+                let offset = block * COLUMN_BLOCK * outputs;
+                for k in 0..outputs {
+                    let start = offset + k * width;
+                    let next = if k == 0 {
+                        next.map(|a| byte_range(a, lo * element, width * element))
+                    } else {
+                        [&[][..]; GROUP]
+                    };
+                    let dots = dots_f32_group(x, &self.kernel[start..start + width], next);
+                    for (r, dot) in dots.into_iter().enumerate() {
+                        self.partials[(block * outputs + k) * batch_size + base + r] = dot;
+                    }
+                }
+            }
+        }
+        for (i, &row) in rows.iter().enumerate().skip(whole) {
+            let ahead = ahead_of(i);
+            let x = Self::columns_of(matrix, row, first, columns, &mut self.scratch.widened);
             for (block, x) in x.chunks(COLUMN_BLOCK).enumerate() {
                 let offset = block * COLUMN_BLOCK * outputs;
-                let ahead_bytes = COLUMN_BLOCK * std::mem::size_of::<T>();
-                let ahead = ahead
-                    .get(block * ahead_bytes..)
-                    .map_or(&[][..], |a| &a[..a.len().min(ahead_bytes)]);
+                let ahead = byte_range(ahead, block * COLUMN_BLOCK * element, x.len() * element);
                 for k in 0..outputs {
                     let start = offset + k * x.len();
-                    // The first output's pass pulls in the next row; more would be wasted.
                     let ahead = if k == 0 { ahead } else { &[] };
                     self.partials[(block * outputs + k) * batch_size + i] =
                         dot_f32_prefetching(x, &self.kernel[start..start + x.len()], ahead);
@@ -478,6 +709,27 @@ impl Share<'_> {
             }
         }
     }
+}
+
+/// Columns `first..first + columns` of the row at `position` of `rows`, as
+/// bytes (empty past the end): what is asked of the caches.
+fn row_bytes<'m, T: Element>(
+    matrix: &'m Matrix<T>,
+    rows: &[usize],
+    position: usize,
+    first: usize,
+    columns: usize,
+) -> &'m [u8] {
+    rows.get(position).map_or(&[][..], |&row| {
+        as_bytes(&matrix.row(row)[first..first + columns])
+    })
+}
+
+/// The first `len` values of `rest`, which keeps the others.
+fn take<'s>(rest: &mut &'s mut [f32], len: usize) -> &'s mut [f32] {
+    let (head, tail) = std::mem::take(rest).split_at_mut(len);
+    *rest = tail;
+    head
 }
 
 /// `outputs × dim` row-major to column-block-major.
@@ -507,14 +759,66 @@ fn from_blocked(blocked: &[f32], outputs: usize, dim: usize) -> Vec<f32> {
     weight
 }
 
-fn as_bytes<T>(row: &[T]) -> &[u8] {
-    // SAFETY: any initialised memory may be viewed as bytes; only used as prefetch addresses.
-    unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_candidates_halve_down_to_one_thread() {
+        let sizes = |threads, blocks| {
+            SplitChooser::new(threads, blocks)
+                .candidates
+                .iter()
+                .map(|c| (c.shares, c.skew))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(1, 10), [(1, 0)]);
+        assert_eq!(sizes(2, 10), [(2, 0), (2, 1), (2, -1), (1, 0)]);
+        assert_eq!(sizes(2, 1), [(1, 0)]);
+        // Two blocks: no boundary to move.
+        assert_eq!(sizes(2, 2), [(2, 0), (1, 0)]);
+        assert_eq!(sizes(3, 3), [(3, 0), (1, 0)]);
+        assert_eq!(
+            sizes(16, 10),
+            [(10, 0), (5, 0), (2, 0), (2, 1), (2, -1), (1, 0)]
+        );
+        assert_eq!(sizes(64, 40), [(40, 0), (20, 0), (10, 0), (1, 0)]);
+        let bounds = |shares, skew, blocks| Split { shares, skew }.bounds(blocks);
+        assert_eq!(bounds(2, 0, 10), [0, 5, 10]);
+        assert_eq!(bounds(2, 1, 10), [0, 6, 10]);
+        assert_eq!(bounds(2, -1, 9), [0, 4, 9]);
+        assert_eq!(bounds(3, 0, 10), [0, 4, 8, 10]);
+        assert_eq!(bounds(1, 0, 10), [0, 10]);
+        let mut split = SplitChooser::new(16, 10);
+        assert_eq!(split.trials(), 48);
+        assert_eq!(
+            split.split(0),
+            Split {
+                shares: 10,
+                skew: 0
+            }
+        );
+        assert_eq!(split.split(47), Split { shares: 1, skew: 0 });
+        let trial = |split: &mut SplitChooser, fast: usize| {
+            for step in 0..48 {
+                let micros = if step / 8 == fast { 10 } else { 20 };
+                split.record(step, Duration::from_micros(micros));
+            }
+        };
+        trial(&mut split, 3);
+        assert_eq!(split.split(48), Split { shares: 2, skew: 1 });
+        // The latest trial counts as much as all the earlier ones together.
+        split.next_epoch();
+        trial(&mut split, 0);
+        assert_eq!(
+            split.split(48),
+            Split {
+                shares: 10,
+                skew: 0
+            }
+        );
+        assert_eq!(SplitChooser::new(1, 10).trials(), 0);
+    }
 
     #[test]
     fn blocked_layout_round_trips() {

@@ -186,20 +186,28 @@ fn square_block_body(y: &mut [f64], alphas: [f64; BLOCK], xs: [&[f32]; BLOCK]) {
     }
 }
 
+/// The body of a kernel with a hand-written AVX2 version: that version when the
+/// CPU has AVX2 (the check is cached by std), else the portable expression.
+macro_rules! avx2_or {
+    ($avx:expr, $portable:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { $avx };
+            }
+        }
+        $portable
+    }};
+}
+
 macro_rules! dispatch {
     ($(#[$doc:meta])* pub fn $name:ident / $avx:ident ($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:ident;) => {
         $(#[$doc])*
         #[inline]
         #[allow(clippy::too_many_arguments)]
         pub fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, checked just above.
-                    return unsafe { $avx($($arg),*) };
-                }
-            }
-            $body($($arg),*)
+            avx2_or!($avx($($arg),*), $body($($arg),*))
         }
 
         #[cfg(target_arch = "x86_64")]
@@ -214,14 +222,7 @@ macro_rules! dispatch {
 /// Σ a_i b_i in f32.
 #[inline]
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::dot_f32(a, b) };
-        }
-    }
-    dot_f32_body(a, b)
+    avx2_or!(avx2::dot_f32(a, b), dot_f32_body(a, b))
 }
 
 /// [`dot_f32`], while asking the L2 cache for `ahead` (the next row to be
@@ -232,28 +233,16 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// (shuffled rows went from 1.6x to 1.2x the time of an in-order pass).
 #[inline]
 pub fn dot_f32_prefetching(a: &[f32], b: &[f32], ahead: &[u8]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::dot_f32_prefetching(a, b, ahead) };
-        }
-    }
-    let _ = ahead;
-    dot_f32_body(a, b)
+    avx2_or!(avx2::dot_f32_prefetching(a, b, ahead), {
+        let _ = ahead;
+        dot_f32_body(a, b)
+    })
 }
 
 /// Σ x_i w_i, accumulated in f64.
 #[inline]
 pub fn dot_mixed(x: &[f32], w: &[f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::dot_mixed(x, w) };
-        }
-    }
-    dot_mixed_body(x, w)
+    avx2_or!(avx2::dot_mixed(x, w), dot_mixed_body(x, w))
 }
 
 /// `[Σ_j x_r[j] w[j] for each row r of the block]`, accumulated in f64, while
@@ -262,15 +251,10 @@ pub fn dot_mixed(x: &[f32], w: &[f64]) -> f64 {
 /// while it computes (a single-threaded pass went from 21 to 15 ms).
 #[inline]
 pub fn dots_block(xs: [&[f32]; BLOCK], w: &[f64], ahead: [&[u8]; BLOCK]) -> [f64; BLOCK] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::dots_block(xs, w, ahead) };
-        }
-    }
-    let _ = ahead;
-    dots_block_body(xs, w)
+    avx2_or!(avx2::dots_block(xs, w, ahead), {
+        let _ = ahead;
+        dots_block_body(xs, w)
+    })
 }
 
 /// `[dot_f32(x, w) for x in xs]`, bit for bit, the rows' sums interleaved so
@@ -278,15 +262,10 @@ pub fn dots_block(xs: [&[f32]; BLOCK], w: &[f64], ahead: [&[u8]; BLOCK]) -> [f64
 /// later, as bytes; empty for none), one line of each per 16 columns.
 #[inline]
 pub fn dots_f32_group(xs: [&[f32]; GROUP], w: &[f32], ahead: [&[u8]; GROUP]) -> [f32; GROUP] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::dots_f32_group(xs, w, ahead) };
-        }
-    }
-    let _ = ahead;
-    dots_f32_group_body(xs, w)
+    avx2_or!(avx2::dots_f32_group(xs, w, ahead), {
+        let _ = ahead;
+        dots_f32_group_body(xs, w)
+    })
 }
 
 /// [`dots_f32_group`] of each `block`-wide slice of the columns in turn (the
@@ -306,18 +285,16 @@ pub fn dots_f32_group_blocks(
         block > 0 && out.len() == w.len().div_ceil(block),
         "one output per block"
     );
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::dots_f32_group_blocks(xs, w, block, ahead, ahead_element, out) };
+    avx2_or!(
+        avx2::dots_f32_group_blocks(xs, w, block, ahead, ahead_element, out),
+        {
+            let _ = (ahead, ahead_element);
+            for (b, out) in out.iter_mut().enumerate() {
+                let (lo, hi) = (b * block, ((b + 1) * block).min(w.len()));
+                *out = dots_f32_group_body(xs.map(|x| &x[lo..hi]), &w[lo..hi]);
+            }
         }
-    }
-    let _ = (ahead, ahead_element);
-    for (b, out) in out.iter_mut().enumerate() {
-        let (lo, hi) = (b * block, ((b + 1) * block).min(w.len()));
-        *out = dots_f32_group_body(xs.map(|x| &x[lo..hi]), &w[lo..hi]);
-    }
+    )
 }
 
 /// `bytes[start..start + len]`, cut to what there is.
@@ -337,15 +314,10 @@ pub fn axpy_f32_group(
     xs: [&[f32]; GROUP],
     ahead: [&[u8]; GROUP],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2::axpy_f32_group(y, alphas, xs, ahead) };
-        }
-    }
-    let _ = ahead;
-    axpy_f32_group_body(y, alphas, xs)
+    avx2_or!(avx2::axpy_f32_group(y, alphas, xs, ahead), {
+        let _ = ahead;
+        axpy_f32_group_body(y, alphas, xs)
+    })
 }
 
 /// The same lane arithmetic as the portable bodies (lane i accumulates elements

@@ -605,12 +605,7 @@ impl Share<'_> {
                 for k in 0..outputs {
                     let start = offset + k * width;
                     let alphas = std::array::from_fn(|r| residuals[(base + r) * outputs + k]);
-                    // The first output's pass asks for the rows; more would be wasted.
-                    let next = if k == 0 {
-                        next.map(|a| byte_range(a, lo * element, width * element))
-                    } else {
-                        [&[][..]; GROUP]
-                    };
+                    let next = block_prefetch(next, k, lo, width, element);
                     axpy_f32_group(&mut self.grad[start..start + width], alphas, x, next);
                 }
             }
@@ -682,11 +677,7 @@ impl Share<'_> {
                 let offset = block * COLUMN_BLOCK * outputs;
                 for k in 0..outputs {
                     let start = offset + k * width;
-                    let next = if k == 0 {
-                        next.map(|a| byte_range(a, lo * element, width * element))
-                    } else {
-                        [&[][..]; GROUP]
-                    };
+                    let next = block_prefetch(next, k, lo, width, element);
                     let dots = dots_f32_group(x, &self.kernel[start..start + width], next);
                     for (r, dot) in dots.into_iter().enumerate() {
                         self.partials[(block * outputs + k) * batch_size + base + r] = dot;
@@ -708,6 +699,23 @@ impl Share<'_> {
                 }
             }
         }
+    }
+}
+
+/// What output `k`'s pass over columns `lo..lo + width` asks of the caches:
+/// those bytes of the `next` rows for the first output, nothing for the others
+/// (the first pass has already asked for them).
+fn block_prefetch(
+    next: [&[u8]; GROUP],
+    k: usize,
+    lo: usize,
+    width: usize,
+    element: usize,
+) -> [&[u8]; GROUP] {
+    if k == 0 {
+        next.map(|a| byte_range(a, lo * element, width * element))
+    } else {
+        [&[][..]; GROUP]
     }
 }
 

@@ -85,7 +85,8 @@ def image(shape, index, size_range):
     # The target goes among the distractors, so some overlap it.
     distractors(rng, draw)
     target(rng, draw, shape, size_range)
-    distractors(rng, draw) if rng.uniform() < 0.3 else None
+    if rng.uniform() < 0.3:
+        distractors(rng, draw)
     picture = ImageEnhance.Color(picture).enhance(rng.uniform(0.6, 1.4))
     picture = ImageEnhance.Brightness(picture).enhance(rng.uniform(0.75, 1.25))
     picture = picture.filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
@@ -104,12 +105,11 @@ def main():
     parser.add_argument("out")
     parser.add_argument("per_class", nargs="?", type=int, default=400)
     parser.add_argument("--size-range", default="22,38", help="the target's size in pixels, LOW,HIGH")
-    parser.add_argument("--first", type=int, default=0, help="index of the first image of each class")
     args = parser.parse_args()
     size_range = tuple(float(v) for v in args.size_range.split(","))
     for shape in CLASSES:
         os.makedirs(os.path.join(args.out, shape), exist_ok=True)
-    jobs = [(args.out, shape, args.first + i, size_range) for shape in CLASSES for i in range(args.per_class)]
+    jobs = [(args.out, shape, i, size_range) for shape in CLASSES for i in range(args.per_class)]
     with Pool() as pool:
         pool.map(write, jobs, chunksize=16)
     print(f"{args.out}: {len(jobs)} images")

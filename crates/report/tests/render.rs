@@ -11,6 +11,15 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// Every file directly in `from`, copied into `to` (created).
+fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -406,10 +415,7 @@ fn a_folder_without_runs_is_an_error() {
 #[test]
 fn recorded_seconds_per_image_give_the_extraction_time_of_every_row() {
     let features = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(fixtures().join("features")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, features.path().join(path.file_name().unwrap())).unwrap();
-    }
+    copy_files(&fixtures().join("features"), features.path());
     let b1 = features.path().join("b1.parquet");
     let dataset = contract::FeatureDataset::open(&b1).unwrap();
     let mut meta = dataset.meta().clone();
@@ -496,11 +502,7 @@ fn tick_labels_are_distinct_and_short_on_normal_and_narrow_ranges() {
     {
         let from = entry.unwrap().path();
         let to = runs.join(from.file_name().unwrap());
-        std::fs::create_dir_all(&to).unwrap();
-        for file in std::fs::read_dir(&from).unwrap() {
-            let file = file.unwrap().path();
-            std::fs::copy(&file, to.join(file.file_name().unwrap())).unwrap();
-        }
+        copy_files(&from, &to);
         let metrics_path = to.join("metrics.json");
         let mut metrics = read_json(&metrics_path);
         for split in metrics["splits"].as_array_mut().unwrap() {

@@ -16,6 +16,9 @@ pub const SECONDS_PER_IMAGE: &str = "backbone_seconds_per_image";
 pub const TIMED_IMAGES: &str = "backbone_timed_images";
 /// `K/N` for a part file written by `extract --shard K/N`.
 pub const SHARD: &str = "shard";
+/// `extract --tune-top N`: the activation cache folder of these rows, relative
+/// to the feature file's folder.
+pub const ACTIVATIONS: &str = "activations";
 
 impl crate::FeatureMeta {
     fn extra_number<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
@@ -28,6 +31,10 @@ impl crate::FeatureMeta {
 
     pub fn backbone_parameters(&self) -> Option<u64> {
         self.extra_number(BACKBONE_PARAMETERS)
+    }
+
+    pub fn activations_dir(&self) -> Option<&str> {
+        self.extra.get(ACTIVATIONS).map(String::as_str)
     }
 
     pub fn weights_location(&self) -> Option<&str> {

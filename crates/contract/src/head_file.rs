@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::SafeTensors;
 
+use crate::safetensors_bytes::{f32_bytes, safetensors_bytes, TensorBytes};
 use crate::{Preprocessing, WeightsIdentity};
 
 /// A tensor's shape and values.
@@ -28,6 +29,9 @@ type Tensor = (Vec<usize>, Vec<f32>);
 pub const HEAD_FILE_NAME: &str = "head.safetensors";
 /// The `format` metadata value of the files this module reads and writes.
 pub const HEAD_FORMAT: &str = "effprobe-head/1";
+/// A head over fine-tuned top blocks: a reader of version 1 would apply it to
+/// the untuned backbone's features, so it must refuse it.
+pub const TUNED_HEAD_FORMAT: &str = "effprobe-head/2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HeadFileError {
@@ -84,6 +88,19 @@ pub struct HeadFile {
     pub weights_location: Option<String>,
     /// Decision threshold on p(class 1) for two classes (unused for more).
     pub threshold: f64,
+    /// Set when the head sits on fine-tuned top blocks (`tune-train`): the features
+    /// are the tuned network's, not the backbone's as published.
+    pub tune: Option<TuneLink>,
+}
+
+/// The tuned top blocks a head belongs to: `tune.safetensors` beside the head.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TuneLink {
+    /// The tune file's name, relative to the head file's folder.
+    pub file: String,
+    /// blake3 of the tune file's bytes.
+    pub blake3: String,
+    pub cut: crate::activations::CutPoint,
 }
 
 /// Outputs of a head over `classes` classes: one logit suffices for two.
@@ -140,9 +157,9 @@ impl HeadFile {
                 .ok_or_else(|| bad(format!("metadata key {key} missing")))
         };
         let format = get("format")?;
-        if format != HEAD_FORMAT {
+        if format != HEAD_FORMAT && format != TUNED_HEAD_FORMAT {
             return Err(bad(format!(
-                "format {format:?}, this build reads {HEAD_FORMAT:?}"
+                "format {format:?}, this build reads {HEAD_FORMAT:?} and {TUNED_HEAD_FORMAT:?}"
             )));
         }
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
@@ -232,6 +249,16 @@ impl HeadFile {
             threshold: get("threshold")?
                 .parse()
                 .map_err(|_| bad("threshold is not a number".into()))?,
+            tune: if format == TUNED_HEAD_FORMAT {
+                Some(TuneLink {
+                    file: get("tune.file")?,
+                    blake3: get("tune.blake3")?,
+                    cut: serde_json::from_str(&get("tune.cut")?)
+                        .map_err(|e| bad(format!("tune.cut: {e}")))?,
+                })
+            } else {
+                None
+            },
         })
     }
 
@@ -247,8 +274,6 @@ impl HeadFile {
 
     /// The file's bytes: equal heads give byte-identical files.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let f32_bytes =
-            |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
         let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = vec![
             (
                 "weight".into(),
@@ -270,7 +295,15 @@ impl HeadFile {
             ));
         }
         let mut metadata: BTreeMap<String, String> = [
-            ("format", HEAD_FORMAT.to_string()),
+            (
+                "format",
+                if self.tune.is_some() {
+                    TUNED_HEAD_FORMAT
+                } else {
+                    HEAD_FORMAT
+                }
+                .to_string(),
+            ),
             ("activation", self.activation().name().to_string()),
             ("classes", to_json(&self.classes)),
             ("feature_dim", self.feature_dim.to_string()),
@@ -288,6 +321,20 @@ impl HeadFile {
         if let Some(location) = &self.weights_location {
             metadata.insert("weights.location".into(), location.clone());
         }
+        if let Some(tune) = &self.tune {
+            metadata.insert("tune.file".into(), tune.file.clone());
+            metadata.insert("tune.blake3".into(), tune.blake3.clone());
+            metadata.insert("tune.cut".into(), to_json(&tune.cut));
+        }
+        let tensors: Vec<TensorBytes<'_>> = tensors
+            .iter()
+            .map(|(name, shape, bytes)| TensorBytes {
+                name: name.clone(),
+                dtype: "F32",
+                shape: shape.clone(),
+                bytes,
+            })
+            .collect();
         safetensors_bytes(&tensors, &metadata)
     }
 
@@ -354,33 +401,4 @@ impl HeadFile {
 /// Only used on plain structs and strings, which cannot fail to serialise.
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data always serialises")
-}
-
-/// The safetensors layout (8-byte little-endian header length, JSON header padded
-/// with spaces to a multiple of 8, then the data), written here rather than by the
-/// `safetensors` crate because its header comes from a `HashMap` whose order
-/// changes from run to run: this way equal heads give byte-identical files.
-fn safetensors_bytes(
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
-    metadata: &BTreeMap<String, String>,
-) -> Vec<u8> {
-    let mut header = serde_json::Map::new();
-    header.insert("__metadata__".into(), serde_json::json!(metadata));
-    let mut offset = 0usize;
-    for (name, shape, bytes) in tensors {
-        header.insert(
-            name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()]}),
-        );
-        offset += bytes.len();
-    }
-    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    header.resize(header.len().div_ceil(8) * 8, b' ');
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header);
-    for (_, _, bytes) in tensors {
-        out.extend_from_slice(bytes);
-    }
-    out
 }

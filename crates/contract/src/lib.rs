@@ -5,10 +5,12 @@
 //! | file | written by | read by |
 //! |---|---|---|
 //! | feature file (`VARIANT.parquet`, [`FeatureWriter`], [`FeatureReader`]) | extract | head-train, report, extract predict |
-//! | `head.safetensors` ([`head_file`]) | head-train | extract predict / export, report |
-//! | `metrics.json` ([`metrics`]) | head-train | report |
-//! | `history.csv` ([`history`]) | head-train | report |
-//! | `predictions.csv` ([`predictions`]) | head-train | report |
+//! | `head.safetensors` ([`head_file`]) | head-train, tune-train | extract predict / export, report |
+//! | activation cache (`.cache/VARIANT-topN-*/`, [`activations`]) | extract --tune-top | tune-train |
+//! | `tune.safetensors` ([`tune_file`]) | tune-train | extract predict / export |
+//! | `metrics.json` ([`metrics`]) | head-train, tune-train | report |
+//! | `history.csv` ([`history`]) | head-train, tune-train | report |
+//! | `predictions.csv` ([`predictions`]) | head-train, tune-train | report |
 //! | `run.json` ([`run_record`]) | extract | report, scripts/compare |
 //! | `rejects.csv` ([`rejects`]) | extract | people, scripts |
 //! | `effprobe.extra.*` keys ([`extra`]) | extract | head-train, report |
@@ -20,6 +22,7 @@
 //! (train / val / test), `feature` (FixedSizeList<Float32, D>). File metadata: see
 //! [`FeatureMeta`]. Every file is published atomically ([`atomic`]).
 
+pub mod activations;
 pub mod atomic;
 mod error;
 pub mod extra;
@@ -32,8 +35,10 @@ mod reader;
 pub mod records;
 pub mod rejects;
 pub mod run_record;
+mod safetensors_bytes;
 mod schema;
 mod split;
+pub mod tune_file;
 mod writer;
 
 pub use error::FeatureFileError;

@@ -10,8 +10,9 @@ use crate::records::{read_versioned_json, write_json, RecordError};
 pub const METRICS_FILE: &str = "metrics.json";
 /// Bumped on any change a reader of the previous `metrics.json` would misread.
 /// 2: `options.l2` may be null (the optimiser's default strength); version 1
-/// files read as they are.
-pub const METRICS_SCHEMA_VERSION: u32 = 2;
+/// files read as they are. 3: `tune` (top-block fine-tuning runs, optimizer
+/// `adamw`); earlier files read with `tune` null.
+pub const METRICS_SCHEMA_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,6 +21,8 @@ pub enum Optimizer {
     Adam,
     /// Full-batch L-BFGS to the exact optimum.
     Lbfgs,
+    /// AdamW over the top blocks and the classifier (`tune-train`).
+    Adamw,
 }
 
 impl Optimizer {
@@ -28,6 +31,7 @@ impl Optimizer {
         match self {
             Optimizer::Adam => "adam",
             Optimizer::Lbfgs => "lbfgs",
+            Optimizer::Adamw => "adamw",
         }
     }
 }
@@ -107,7 +111,7 @@ impl HeadOptions {
     /// infinity and the log-loss up).
     pub fn default_l2(&self, fit_rows: usize) -> f64 {
         match self.optimizer {
-            Optimizer::Adam => 0.0,
+            Optimizer::Adam | Optimizer::Adamw => 0.0,
             Optimizer::Lbfgs => 1.0 / fit_rows.max(1) as f64,
         }
     }
@@ -143,6 +147,25 @@ impl Default for HeadOptions {
             storage: Storage::F32,
         }
     }
+}
+
+/// How `tune-train` fine-tuned the top blocks: what `options` cannot say.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TuneSummary {
+    pub cut: crate::activations::CutPoint,
+    /// AdamW's decoupled weight decay of the kept candidate.
+    pub weight_decay: f64,
+    /// `cosine` or `constant`.
+    pub schedule: String,
+    /// Whether batch-norm running statistics were updated (else frozen).
+    pub update_batch_norm: bool,
+    /// `cpu` or `cuda:0`.
+    pub device: String,
+    pub trainable_parameters: u64,
+    /// The activation cache folder trained on.
+    pub activations: String,
+    /// The grid's weight-decay axis (empty without `--sweep weight-decay=…`).
+    pub sweep_weight_decay: Vec<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -280,6 +303,9 @@ pub struct HeadMetrics {
     pub splits: Vec<SplitMetrics>,
     pub timing: HeadTiming,
     pub resources: Resources,
+    /// Set by `tune-train`: the features are the tuned top's, trained with it.
+    #[serde(default)]
+    pub tune: Option<TuneSummary>,
 }
 
 impl HeadMetrics {

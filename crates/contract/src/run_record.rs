@@ -109,6 +109,20 @@ pub struct VariantRecord {
     /// cache (this one included): what extracting all rows once costs, even when
     /// this run was served from the cache.
     pub backbone_seconds_per_image: Option<f64>,
+    /// `extract --tune-top N`: the activation cache beside the features.
+    #[serde(default)]
+    pub activations: Option<ActivationRecord>,
+}
+
+/// Where a variant's cached activations are and what they cost on disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivationRecord {
+    pub dir: String,
+    pub cut: crate::activations::CutPoint,
+    pub dtype: String,
+    /// Stored bytes per image (`C·H·W` float16 values).
+    pub bytes_per_image: usize,
+    pub rows: usize,
 }
 
 impl RunRecord {

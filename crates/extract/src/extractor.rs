@@ -16,6 +16,8 @@ pub struct TchExtractor {
     mean: Tensor,
     std: Tensor,
     extra: BTreeMap<String, String>,
+    /// Activations of the last forward pass, when the model has a cut.
+    activations: Vec<u16>,
 }
 
 impl TchExtractor {
@@ -39,7 +41,28 @@ impl TchExtractor {
             recipe,
             batch_size,
             extra,
+            activations: Vec::new(),
         }
+    }
+
+    /// Emits, from now on, the activation entering the last `top_blocks` blocks
+    /// (`None`: the last stage) beside the features, at this recipe's input size.
+    pub fn with_activation_cut(
+        mut self,
+        top_blocks: Option<usize>,
+    ) -> Result<Self, model::ModelError> {
+        let cut = self.model.cut_point(top_blocks, self.recipe.input_size)?;
+        self.model.set_activation_cut(Some(cut));
+        Ok(self)
+    }
+
+    pub fn model_mut(&mut self) -> &mut model::Backbone {
+        &mut self.model
+    }
+
+    /// Normalised NCHW input for images already resized by the recipe.
+    pub fn input_tensor(&self, images: &[&[u8]]) -> Result<Tensor, tch::TchError> {
+        self.input(images)
     }
 
     /// Records where the weights live (and their size) in every feature file written.
@@ -100,7 +123,7 @@ impl Backbone for TchExtractor {
     }
 
     fn feature_layer(&self) -> String {
-        model::FEATURE_LAYER.to_string()
+        self.model.feature_layer()
     }
 
     fn recipe(&self) -> &Preprocessing {
@@ -129,12 +152,32 @@ impl Backbone for TchExtractor {
     fn forward(&mut self, images: &[&[u8]]) -> Result<Vec<f32>, BackboneError> {
         let fail = |e: &dyn std::fmt::Display| BackboneError(e.to_string());
         let input = self.input(images).map_err(|e| fail(&e))?;
-        let features = self.model.features(&input).map_err(|e| fail(&e))?;
+        let (features, activation) = self
+            .model
+            .features_and_activation(&input)
+            .map_err(|e| fail(&e))?;
+        if let Some(activation) = activation {
+            // Float16 bit patterns, read as 16-bit integers without conversion.
+            let bits = activation
+                .f_flatten(0, -1)
+                .and_then(|a| a.f_view_dtype(Kind::Int16))
+                .map_err(|e| fail(&e))?;
+            let bits = Vec::<i16>::try_from(&bits).map_err(|e| fail(&e))?;
+            self.activations = bits.into_iter().map(|b| b as u16).collect();
+        }
         let flat = features
             .f_to_kind(Kind::Float)
             .and_then(|f| f.f_flatten(0, -1))
             .map_err(|e| fail(&e))?;
         Vec::<f32>::try_from(&flat).map_err(|e| fail(&e))
+    }
+
+    fn activation_cut(&self) -> Option<contract::activations::CutPoint> {
+        self.model.activation_cut()
+    }
+
+    fn take_activations(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.activations)
     }
 
     fn extra(&self) -> BTreeMap<String, String> {

@@ -89,6 +89,7 @@ impl TrainedRun {
                 matrix_bytes: self.matrix_bytes,
                 peak_rss_bytes: peak_rss_bytes(),
             },
+            tune: None,
         }
     }
 
@@ -126,6 +127,7 @@ impl TrainedRun {
             weights: meta.weights.clone(),
             weights_location: meta.weights_location().map(str::to_string),
             threshold: self.threshold,
+            tune: None,
         }
     }
 }

@@ -72,6 +72,9 @@ pub fn train(inputs: &[PathBuf], options: &TrainOptions) -> Result<TrainedRun> {
 
 fn check_options(options: &TrainOptions) -> Result<()> {
     let bad = |m: String| Err(HeadError::InvalidOption(m));
+    if options.optimizer == Optimizer::Adamw {
+        return bad("adamw trains top blocks over activations: that is tune-train's".into());
+    }
     if let Some(l2) = options.l2.filter(|l2| !(*l2 >= 0.0 && l2.is_finite())) {
         return bad(format!("--l2 must be a finite number >= 0, got {l2}"));
     }
@@ -342,6 +345,7 @@ impl<T: Element> Context<'_, T> {
         match self.options.optimizer {
             Optimizer::Adam => self.fit_adam(lr, l2),
             Optimizer::Lbfgs => self.fit_lbfgs(l2, &self.plan.fit.rows, warm_start),
+            Optimizer::Adamw => unreachable!("check_options refuses adamw"),
         }
     }
 

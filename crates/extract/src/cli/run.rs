@@ -41,6 +41,10 @@ pub struct Args {
     /// Rows per committed cache chunk: the most a crash can lose.
     #[arg(long, default_value_t = 256)]
     chunk_rows: usize,
+    /// Also cache, per image, the float16 tensor entering the last N blocks
+    /// (`stage`: the last stage's), from the same forward pass, for tune-train.
+    #[arg(long, value_name = "N|stage")]
+    tune_top: Option<extract::model::TopBlocks>,
     #[command(flatten)]
     backbone: super::settings::BackboneArgs,
     /// No progress output.
@@ -175,10 +179,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let spec = &weights[variant];
         let loaded = load(Some(*variant), spec, &settings, &overrides)
             .with_context(|| format!("loading weights for {variant}"))?;
-        backbones.push(Box::new(
+        let mut extractor =
             TchExtractor::new(loaded.model, loaded.recipe, args.backbone.batch_size)
-                .with_weights_location(&loaded.location),
-        ));
+                .with_weights_location(&loaded.location);
+        if let Some(top) = args.tune_top {
+            extractor = extractor
+                .with_activation_cut(top.count())
+                .with_context(|| format!("--tune-top for {variant}"))?;
+        }
+        backbones.push(Box::new(extractor));
     }
 
     // The label map and split counts before the long work: a surprise there costs
@@ -222,6 +231,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 v.variant, v.rows, v.output, v.computed, v.cached_hits, v.backbone_seconds, v.images_per_second,
                 v.device, v.precision, v.batch_size
             );
+        }
+        for v in &record.variants {
+            if let Some(a) = &v.activations {
+                eprintln!(
+                    "  {:<6} activations entering block {} of {} ({}x{}x{} f16, {} KB per image, {} rows) -> {}",
+                    v.variant,
+                    a.cut.first_block,
+                    a.cut.total_blocks,
+                    a.cut.shape[0],
+                    a.cut.shape[1],
+                    a.cut.shape[2],
+                    a.bytes_per_image / 1024,
+                    a.rows,
+                    a.dir
+                );
+            }
         }
         if record.rejected > 0 {
             eprintln!(

@@ -100,4 +100,20 @@ pub enum ModelError {
     BadInput(Vec<i64>),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    #[error(
+        "--tune-top {requested}: EfficientNet-{variant} has {blocks} blocks; choose 1 to {blocks}"
+    )]
+    BadCut {
+        variant: Variant,
+        requested: usize,
+        blocks: usize,
+    },
+    #[error("{path}: the weights changed since this backbone was loaded (blake3 {found}, loaded {expected})")]
+    WeightsChanged {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("tune file: {0}")]
+    Tune(String),
 }

@@ -60,7 +60,6 @@ pub fn to_channels_last(tensor: &Tensor) -> Result<Tensor, tch::TchError> {
 pub struct Conv {
     weight: Tensor,
     bias: Tensor,
-    kernel: i64,
     stride: i64,
     groups: i64,
     padding: Padding,
@@ -78,14 +77,12 @@ pub struct ConvParams {
 
 impl Conv {
     pub fn new(params: ConvParams, placement: &Placement) -> Result<Conv, tch::TchError> {
-        let kernel = params.weight.size()[2];
         Ok(Conv {
             weight: placement.place(&params.weight)?,
             bias: params
                 .bias
                 .f_to_kind(placement.kind)?
                 .f_to_device(placement.device)?,
-            kernel,
             stride: params.stride,
             groups: params.groups,
             padding: params.padding,
@@ -94,45 +91,14 @@ impl Conv {
     }
 
     pub fn forward(&self, input: &Tensor) -> Result<Tensor, tch::TchError> {
-        // `_convolution` is what `conv2d` dispatches to, with cuDNN's flags given
-        // here: fp32 stays fp32 on a GPU (libtorch's default lets cuDNN round fp32
-        // convolutions to TF32, a 10-bit mantissa, about 1e-3 relative error);
-        // `--precision bf16` is the fast path. Autotuning stays on, as set for CUDA.
-        let conv = |x: &Tensor, pad: [i64; 2]| {
-            x.f_internal_convolution(
-                &self.weight,
-                Some(&self.bias),
-                [self.stride, self.stride],
-                pad,
-                [1, 1],
-                false,
-                [0, 0],
-                self.groups,
-                true,
-                false,
-                true,
-                false,
-            )
-        };
-        let mut output = match self.padding {
-            Padding::Symmetric => {
-                let pad = (self.kernel - 1) / 2;
-                conv(input, [pad, pad])?
-            }
-            Padding::Same => {
-                let size = input.size();
-                let (top, bottom) = same_padding(size[2], self.kernel, self.stride);
-                let (left, right) = same_padding(size[3], self.kernel, self.stride);
-                if top == bottom && left == right {
-                    conv(input, [top, left])?
-                } else {
-                    conv(
-                        &input.f_constant_pad_nd([left, right, top, bottom])?,
-                        [0, 0],
-                    )?
-                }
-            }
-        };
+        let mut output = convolve(
+            input,
+            &self.weight,
+            Some(&self.bias),
+            self.stride,
+            self.groups,
+            self.padding,
+        )?;
         match self.activation {
             Some(Activation::Silu) => {
                 let _ = output.f_silu_()?;
@@ -143,6 +109,59 @@ impl Conv {
             None => {}
         }
         Ok(output)
+    }
+}
+
+/// A 2-D convolution with the network's padding rule (`weight` is
+/// `[out, in / groups, k, k]`), differentiable, as both the frozen network and
+/// the trainable top ([`super::top`]) run it.
+pub fn convolve(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: i64,
+    groups: i64,
+    padding: Padding,
+) -> Result<Tensor, tch::TchError> {
+    let kernel = weight.size()[2];
+    // `_convolution` is what `conv2d` dispatches to, with cuDNN's flags given
+    // here: fp32 stays fp32 on a GPU (libtorch's default lets cuDNN round fp32
+    // convolutions to TF32, a 10-bit mantissa, about 1e-3 relative error);
+    // `--precision bf16` is the fast path. Autotuning stays on, as set for CUDA.
+    let conv = |x: &Tensor, pad: [i64; 2]| {
+        x.f_internal_convolution(
+            weight,
+            bias,
+            [stride, stride],
+            pad,
+            [1, 1],
+            false,
+            [0, 0],
+            groups,
+            true,
+            false,
+            true,
+            false,
+        )
+    };
+    match padding {
+        Padding::Symmetric => {
+            let pad = (kernel - 1) / 2;
+            conv(input, [pad, pad])
+        }
+        Padding::Same => {
+            let size = input.size();
+            let (top, bottom) = same_padding(size[2], kernel, stride);
+            let (left, right) = same_padding(size[3], kernel, stride);
+            if top == bottom && left == right {
+                conv(input, [top, left])
+            } else {
+                conv(
+                    &input.f_constant_pad_nd([left, right, top, bottom])?,
+                    [0, 0],
+                )
+            }
+        }
     }
 }
 

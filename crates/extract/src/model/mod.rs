@@ -15,12 +15,17 @@ pub mod naming;
 mod network;
 pub mod padding;
 mod random;
+pub mod top;
 pub mod weights;
 
 use std::path::Path;
 
+use std::path::PathBuf;
+
+use contract::activations::CutPoint;
+use contract::tune_file::TuneFile;
 use contract::WeightsIdentity;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 pub use arch::{Architecture, Variant};
 pub use device::{DeviceRequest, MemoryLayout, Precision};
@@ -30,6 +35,8 @@ pub use padding::Padding;
 
 use layers::Placement;
 use network::{Network, NetworkSettings};
+pub use top::{cut_point, TopBlocks, TunableTop};
+use weights::TensorSource;
 use weights::{tensor_problems, WeightsFile, META_FAMILY, META_PADDING, META_VARIANT};
 
 /// What the caller knows beyond the file itself.
@@ -72,6 +79,53 @@ pub struct Backbone {
     pub layout: MemoryLayout,
     pub weights: WeightsIdentity,
     network: Network,
+    origin: Origin,
+    settings: NetworkSettings,
+    placement: Placement,
+    /// Emit the tensor entering this cut's first block beside the features.
+    activation_cut: Option<CutPoint>,
+    /// Set when fine-tuned top tensors are swapped in: the feature layer's name.
+    tuned_layer: Option<String>,
+}
+
+/// Where the tensors came from, to read them again for a trainable or tuned top
+/// without keeping a second copy of the weights in memory.
+#[derive(Clone, Debug)]
+enum Origin {
+    File(PathBuf),
+    Random { seed: u64 },
+}
+
+/// The feature layer of a network whose top after `cut` is the tune file with
+/// this blake3: what `tune-train` records in its head file, and what predict
+/// checks.
+pub fn tuned_feature_layer(cut: &CutPoint, tune_blake3: &str) -> String {
+    format!(
+        "top {} of {} blocks fine-tuned (tune.safetensors blake3 {}) -> {FEATURE_LAYER}",
+        cut.top_blocks,
+        cut.total_blocks,
+        &tune_blake3[..tune_blake3.len().min(16)]
+    )
+}
+
+/// A tune file's tensors in front of the backbone's own.
+struct Overlay<'a> {
+    tune: &'a TuneFile,
+    base: &'a dyn TensorSource,
+}
+
+impl TensorSource for Overlay<'_> {
+    fn tensor_f64(&self, name: &str) -> Result<Tensor, ModelError> {
+        match self.tune.tensors.get(name) {
+            Some((shape, values)) => {
+                let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+                Ok(Tensor::f_from_slice(values)?
+                    .f_reshape(&shape)?
+                    .f_to_kind(Kind::Double)?)
+            }
+            None => self.base.tensor_f64(name),
+        }
+    }
 }
 
 /// The layer the features are read from, for the feature file's metadata.
@@ -122,6 +176,11 @@ impl Backbone {
             layout,
             weights: file.identity(options.source.as_deref()),
             network,
+            origin: Origin::File(path.to_path_buf()),
+            settings,
+            placement,
+            activation_cut: None,
+            tuned_layer: None,
         })
     }
 
@@ -163,7 +222,104 @@ impl Backbone {
                 source: source_name,
             },
             network,
+            origin: Origin::Random { seed },
+            settings,
+            placement,
+            activation_cut: None,
+            tuned_layer: None,
         })
+    }
+
+    /// Runs `use_source` on the backbone's tensors, read again from their origin
+    /// (and checked to be the ones loaded).
+    fn with_source<R>(
+        &self,
+        use_source: impl FnOnce(&dyn TensorSource) -> Result<R, ModelError>,
+    ) -> Result<R, ModelError> {
+        match &self.origin {
+            Origin::File(path) => {
+                let file = WeightsFile::read(path)?;
+                let found = file.identity(None).blake3;
+                if found != self.weights.blake3 {
+                    return Err(ModelError::WeightsChanged {
+                        path: path.clone(),
+                        expected: self.weights.blake3.clone(),
+                        found,
+                    });
+                }
+                use_source(&file.source())
+            }
+            Origin::Random { seed } => use_source(&random::RandomSource::new(
+                &self.variant.architecture(),
+                Family::Timm,
+                *seed,
+            )),
+        }
+    }
+
+    /// The cut leaving the last `top_blocks` blocks (`None`: the last stage) at
+    /// this input size.
+    pub fn cut_point(
+        &self,
+        top_blocks: Option<usize>,
+        input_size: u32,
+    ) -> Result<CutPoint, ModelError> {
+        cut_point(self.variant, top_blocks, input_size, self.padding)
+    }
+
+    /// From now on [`Backbone::features_and_activation`] also returns the tensor
+    /// entering `cut`'s first block.
+    pub fn set_activation_cut(&mut self, cut: Option<CutPoint>) {
+        self.activation_cut = cut;
+    }
+
+    pub fn activation_cut(&self) -> Option<CutPoint> {
+        self.activation_cut
+    }
+
+    /// The trainable top after `cut` with a fresh classifier of `outputs` logits.
+    pub fn top(
+        &self,
+        cut: CutPoint,
+        outputs: usize,
+        seed: u64,
+        device: Device,
+    ) -> Result<TunableTop, ModelError> {
+        let arch = self.variant.architecture();
+        self.with_source(|source| {
+            TunableTop::build(&arch, source, self.settings, cut, outputs, seed, device)
+        })
+    }
+
+    /// Swaps the tune file's top in: the network becomes the tuned one, rounding
+    /// the tensor at the cut to float16 as its training data was.
+    pub fn apply_tune(&mut self, tune: &TuneFile, tune_blake3: &str) -> Result<(), ModelError> {
+        if tune.variant != self.variant.name() || tune.weights.blake3 != self.weights.blake3 {
+            return Err(ModelError::Tune(format!(
+                "tuned on {} ({}), this backbone is {} ({})",
+                tune.variant, tune.weights.blake3, self.variant, self.weights.blake3
+            )));
+        }
+        let arch = self.variant.architecture();
+        let mut network = self.with_source(|base| {
+            Network::build(
+                &arch,
+                &Overlay { tune, base },
+                self.settings,
+                self.placement,
+            )
+        })?;
+        network.round_before_block(tune.cut.first_block);
+        self.network = network;
+        self.tuned_layer = Some(tuned_feature_layer(&tune.cut, tune_blake3));
+        Ok(())
+    }
+
+    /// The layer the features come from: [`FEATURE_LAYER`], or the tuned top's.
+    pub fn feature_layer(&self) -> String {
+        self.tuned_layer
+            .clone()
+            .unwrap_or_else(|| FEATURE_LAYER.to_string())
     }
 
     pub fn feature_dim(&self) -> i64 {
@@ -193,6 +349,32 @@ impl Backbone {
     /// images `[batch, 3, height, width]` (fp32, any device).
     pub fn features(&self, images: &Tensor) -> Result<Tensor, ModelError> {
         Ok(self.network.forward(images)?.f_to_device(Device::Cpu)?)
+    }
+
+    /// The features and, with an activation cut set, the tensor entering the
+    /// cut's first block, `[batch, C, H, W]` float16 on the CPU: one forward pass.
+    pub fn features_and_activation(
+        &self,
+        images: &Tensor,
+    ) -> Result<(Tensor, Option<Tensor>), ModelError> {
+        let cut = self.activation_cut.map(|c| c.first_block);
+        let pass = self.network.forward_parts(images, cut)?;
+        let activation = match pass.activation {
+            Some(a) => Some(
+                a.f_to_kind(Kind::Half)?
+                    .f_to_device(Device::Cpu)?
+                    .f_contiguous()?,
+            ),
+            None => None,
+        };
+        Ok((pass.features.f_to_device(Device::Cpu)?, activation))
+    }
+
+    /// The tensor entering `cut`'s first block, float32 on the backbone's device
+    /// (unrounded: for parity checks and predict's own use).
+    pub fn activation(&self, images: &Tensor, cut: &CutPoint) -> Result<Tensor, ModelError> {
+        let pass = self.network.forward_parts(images, Some(cut.first_block))?;
+        Ok(pass.activation.expect("asked for").f_to_kind(Kind::Float)?)
     }
 }
 

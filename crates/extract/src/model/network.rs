@@ -25,6 +25,16 @@ pub struct Network {
     blocks: Vec<Block>,
     head: Conv,
     placement: Placement,
+    /// A tuned network rounds the tensor entering this block to float16, as the
+    /// activation cache its top was trained on stored it.
+    round_at: Option<usize>,
+}
+
+/// One forward pass: the pooled features and, when asked for, the tensor that
+/// entered a given block.
+pub struct Pass {
+    pub features: Tensor,
+    pub activation: Option<Tensor>,
 }
 
 struct Builder<'a> {
@@ -138,23 +148,49 @@ impl Network {
             blocks,
             head,
             placement,
+            round_at: None,
         })
+    }
+
+    /// Rounds the tensor entering block `block` to float16 in every pass.
+    pub fn round_before_block(&mut self, block: usize) {
+        self.round_at = Some(block);
     }
 
     /// Pooled features `[batch, head_channels]` (fp32, on the network's device) of
     /// normalised images `[batch, 3, height, width]` (any float type, any device).
     pub fn forward(&self, images: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(self.forward_parts(images, None)?.features)
+    }
+
+    /// As [`Network::forward`], also returning the tensor entering block
+    /// `activation_at` (in the network's type, on its device) when asked.
+    pub fn forward_parts(
+        &self,
+        images: &Tensor,
+        activation_at: Option<usize>,
+    ) -> Result<Pass, ModelError> {
         let size = images.size();
         if size.len() != 4 || size[1] != 3 {
             return Err(ModelError::BadInput(size));
         }
         tch::no_grad(|| {
             let mut x = self.stem.forward(&self.placement.place(images)?)?;
-            for block in &self.blocks {
+            let mut activation = None;
+            for (index, block) in self.blocks.iter().enumerate() {
+                if self.round_at == Some(index) {
+                    x = x.f_to_kind(Kind::Half)?.f_to_kind(self.placement.kind)?;
+                }
+                if activation_at == Some(index) {
+                    activation = Some(x.shallow_clone());
+                }
                 x = block.forward(&x)?;
             }
             let x = self.head.forward(&x)?;
-            Ok(x.f_mean_dim([2i64, 3].as_slice(), false, Kind::Float)?)
+            Ok(Pass {
+                features: x.f_mean_dim([2i64, 3].as_slice(), false, Kind::Float)?,
+                activation,
+            })
         })
     }
 }

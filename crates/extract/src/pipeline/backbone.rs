@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use contract::activations::CutPoint;
 use contract::{Preprocessing, WeightsIdentity};
 
 /// Why a forward pass failed (device out of memory, a libtorch error, ...).
@@ -25,6 +26,19 @@ pub trait Backbone: Send {
     /// Pooled features for `images` (each `input × input × 3` RGB bytes, row-major),
     /// returned row-major, `images.len() × feature_dim`.
     fn forward(&mut self, images: &[&[u8]]) -> Result<Vec<f32>, BackboneError>;
+    /// `extract --tune-top`: where the backbone is cut; `None` when it emits no
+    /// activations.
+    fn activation_cut(&self) -> Option<CutPoint> {
+        None
+    }
+    /// Float16 values (bit patterns) per image of the activation at the cut.
+    fn activation_values(&self) -> usize {
+        self.activation_cut().map_or(0, |c| c.values_per_image())
+    }
+    /// The activations of the last [`Backbone::forward`]'s images, row-major.
+    fn take_activations(&mut self) -> Vec<u16> {
+        Vec::new()
+    }
     /// Facts for the feature file's `effprobe.extra.*` (weights size, parameter
     /// count, where the weights can be loaded again).
     fn extra(&self) -> BTreeMap<String, String> {

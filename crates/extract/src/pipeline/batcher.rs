@@ -43,7 +43,8 @@ struct Prepared {
 }
 
 /// Runs every work item through the backbones that need it. `on_features(backbone,
-/// work, feature)` receives each result as its batch completes; `on_reject(work,
+/// work, feature, activation)` (the activation empty unless the backbone has an
+/// activation cut) receives each result as its batch completes; `on_reject(work,
 /// reason)` each image that could not be read or decoded. Stops at the first
 /// error of a backbone or of `on_features`; the statistics cover everything done
 /// until then, so the caller can commit and record it either way.
@@ -52,7 +53,7 @@ pub fn run_batches(
     backbones: &mut [&mut dyn Backbone],
     limits: DecodeLimits,
     progress: &mut Progress,
-    mut on_features: impl FnMut(usize, usize, &[f32]) -> Result<(), ExtractError>,
+    mut on_features: impl FnMut(usize, usize, &[f32], &[u16]) -> Result<(), ExtractError>,
     mut on_reject: impl FnMut(usize, String),
 ) -> (BatchStats, Result<(), ExtractError>) {
     let mut stats = BatchStats {
@@ -90,6 +91,7 @@ pub fn run_batches(
             let inputs: Vec<&[u8]> = batch.iter().map(|(_, input)| input.as_slice()).collect();
             let began = Instant::now();
             let forwarded = backbones[b].forward(&inputs);
+            let activations = backbones[b].take_activations();
             let failed = |source| ExtractError::Backbone {
                 variant: backbones[b].variant().to_string(),
                 source,
@@ -104,8 +106,19 @@ pub fn run_batches(
                     batch.len()
                 ))));
             }
-            for ((index, _), feature) in batch.iter().zip(features.chunks_exact(dim)) {
-                on_features(b, *index, feature)?;
+            let per_image = backbones[b].activation_values();
+            if activations.len() != batch.len() * per_image {
+                return Err(failed(BackboneError(format!(
+                    "returned {} activation values for {} images of {per_image}",
+                    activations.len(),
+                    batch.len()
+                ))));
+            }
+            for (row, ((index, _), feature)) in
+                batch.iter().zip(features.chunks_exact(dim)).enumerate()
+            {
+                let activation = &activations[row * per_image..(row + 1) * per_image];
+                on_features(b, *index, feature, activation)?;
             }
             stats.computed[b] += batch.len();
             batch.clear();

@@ -7,6 +7,7 @@
 //! and memory stays bounded. Results are committed to the cache in chunks by
 //! atomic rename: a crash loses at most the chunk in flight, and a rerun resumes.
 
+mod activation_cache;
 mod backbone;
 pub mod batcher;
 mod cache;
@@ -18,10 +19,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use contract::activations::ActivationMeta;
 use contract::rejects::Reject;
-use contract::run_record::{RunRecord, VariantRecord, RUN_RECORD_SCHEMA_VERSION};
+use contract::run_record::{ActivationRecord, RunRecord, VariantRecord, RUN_RECORD_SCHEMA_VERSION};
 use contract::{extra, FeatureFileError, FeatureMeta, FeatureRow, FeatureWriter, RecordError};
 
+use activation_cache::ActivationCache;
 pub use backbone::{Backbone, BackboneError};
 pub use batcher::{run_batches, BatchStats, Work, DEFAULT_CHUNK_ROWS};
 pub use cache::{fingerprint, FeatureCache};
@@ -49,6 +52,8 @@ pub enum ExtractError {
         variant: String,
         source: BackboneError,
     },
+    #[error("activation cache: {0}")]
+    Activations(String),
     #[error("variant {0} is requested twice")]
     DuplicateVariant(String),
     #[error("{count} file(s) rejected and --strict is set; see {path}")]
@@ -147,23 +152,46 @@ pub fn extract(
 
     let cache_root = out.join(".cache");
     let mut caches = Vec::with_capacity(backbones.len());
+    let mut activation_caches: Vec<Option<ActivationCache>> = Vec::with_capacity(backbones.len());
     for backbone in backbones.iter() {
         let meta = feature_meta(backbone.as_ref(), &report.classes);
+        let features_fingerprint = fingerprint(backbone.as_ref());
         caches.push(FeatureCache::open(
             &cache_root,
             meta,
-            &fingerprint(backbone.as_ref()),
+            &features_fingerprint,
             &options.owner_tag(),
             options.chunk_rows,
         )?);
+        activation_caches.push(match backbone.activation_cut() {
+            Some(cut) => Some(ActivationCache::open(
+                &cache_root,
+                ActivationMeta {
+                    variant: backbone.variant().to_string(),
+                    weights: backbone.weights().clone(),
+                    preprocessing: backbone.recipe().clone(),
+                    cut,
+                },
+                &activation_cache::fingerprint(&features_fingerprint, &cut),
+                &options.owner_tag(),
+                options.chunk_rows,
+            )?),
+            None => None,
+        });
     }
 
-    // Which backbones each image still needs.
+    // Which backbones each image still needs: features or activations missing.
     let todo: Vec<(usize, Vec<bool>)> = images
         .iter()
         .enumerate()
         .filter_map(|(index, image)| {
-            let needs: Vec<bool> = caches.iter().map(|c| !c.contains(&image.key)).collect();
+            let needs: Vec<bool> = caches
+                .iter()
+                .zip(&activation_caches)
+                .map(|(c, a)| {
+                    !c.contains(&image.key) || a.as_ref().is_some_and(|a| !a.contains(&image.key))
+                })
+                .collect();
             needs.iter().any(|&n| n).then_some((index, needs))
         })
         .collect();
@@ -191,7 +219,16 @@ pub fn extract(
         &mut running,
         options.limits,
         &mut progress,
-        |b, w, feature| caches[b].append(row(images[todo[w].0], feature.to_vec())),
+        |b, w, feature, activation| {
+            let image = images[todo[w].0];
+            if !caches[b].contains(&image.key) {
+                caches[b].append(row(image, feature.to_vec()))?;
+            }
+            match activation_caches[b].as_mut() {
+                Some(cache) if !cache.contains(&image.key) => cache.append(&image.key, activation),
+                _ => Ok(()),
+            }
+        },
         |w, reason| {
             let image = images[todo[w].0];
             rejects.push(Reject {
@@ -205,6 +242,9 @@ pub fn extract(
     drop(running);
     progress.finish();
     // Whatever happened, keep every feature already computed.
+    for cache in activation_caches.iter_mut().flatten() {
+        cache.commit()?;
+    }
     for (b, cache) in caches.iter_mut().enumerate() {
         cache.commit()?;
         cache.record_timing(cache::BackboneTiming {
@@ -233,6 +273,27 @@ pub fn extract(
             meta.extra
                 .insert(extra::TIMED_IMAGES.into(), timing.images.to_string());
         }
+        let activations = activation_caches[b].as_ref().map(|cache| {
+            let cut = cache.cut();
+            let name = cache
+                .dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // Relative to the feature file's folder (a shard's is one level down).
+            let relative = match options.shard {
+                None => format!(".cache/{name}"),
+                Some(_) => format!("../.cache/{name}"),
+            };
+            meta.extra.insert(extra::ACTIVATIONS.into(), relative);
+            ActivationRecord {
+                dir: cache.dir().display().to_string(),
+                cut,
+                dtype: "f16".into(),
+                bytes_per_image: cut.bytes_per_image(),
+                rows: cache.count_of(kept.iter().map(|i| i.key.as_str())),
+            }
+        });
         let rows = write_output(&output, meta, &kept, &caches[b], options.shard)?;
         variants.push(VariantRecord {
             variant: backbone.variant().to_string(),
@@ -255,6 +316,7 @@ pub fn extract(
             weights_blake3: backbone.weights().blake3.clone(),
             cache_dir: caches[b].dir().display().to_string(),
             backbone_seconds_per_image: timing.map(|t| t.seconds_per_image()),
+            activations,
         });
     }
 

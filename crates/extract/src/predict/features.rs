@@ -141,7 +141,7 @@ pub fn features(
         &mut [backbone],
         options.limits,
         &mut progress,
-        |_, slot, feature| {
+        |_, slot, feature, _| {
             let (input, key) = todo[slot];
             if let Some(cache) = cache.as_mut().filter(|_| write_cache) {
                 cache.append(FeatureRow {

@@ -1,0 +1,2 @@
+//! The same link-time fixes for libtorch as extract's (rpath, libtorch_cuda kept).
+include!("../extract/libtorch_link.rs");

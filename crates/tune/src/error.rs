@@ -1,0 +1,30 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuneError {
+    #[error(transparent)]
+    Head(#[from] head::HeadError),
+    #[error(transparent)]
+    Activations(#[from] contract::activations::ActivationError),
+    #[error(transparent)]
+    Model(#[from] extract::model::ModelError),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error(transparent)]
+    Record(#[from] contract::RecordError),
+    #[error(transparent)]
+    HeadFile(#[from] contract::HeadFileError),
+    #[error(transparent)]
+    TuneFile(#[from] contract::tune_file::TuneFileError),
+    #[error("{path}: {reason}")]
+    Input { path: PathBuf, reason: String },
+    #[error("loading the weights {spec}: {reason}")]
+    Weights { spec: String, reason: String },
+    #[error("{0}")]
+    InvalidOption(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use contract::tune_file::TuneFile;
 use contract::HeadFile;
 
 use crate::extractor::TchExtractor;
@@ -95,10 +96,58 @@ pub fn rebuild(
             weights: spec.to_string(),
             source: Box::new(source),
         })?;
-    let extractor = TchExtractor::new(loaded.model, file.preprocessing.clone(), batch_size)
+    let mut extractor = TchExtractor::new(loaded.model, file.preprocessing.clone(), batch_size)
         .with_weights_location(&loaded.location);
+    if let Some(link) = &file.tune {
+        apply_tune(head, link, &mut extractor)?;
+    }
     check(head, &spec.to_string(), &extractor)?;
     Ok(extractor)
+}
+
+/// A head trained by `tune-train` sits on tuned top blocks: swap them in from
+/// the tune file beside it, proven to be the one the head names.
+fn apply_tune(
+    head: &HeadInput,
+    link: &contract::head_file::TuneLink,
+    extractor: &mut TchExtractor,
+) -> Result<(), PredictError> {
+    let bad = |reason: String| PredictError::BadHead {
+        head: head.path.clone(),
+        reason,
+    };
+    let path = head
+        .path
+        .parent()
+        .map(|dir| dir.join(&link.file))
+        .unwrap_or_else(|| PathBuf::from(&link.file));
+    let bytes = std::fs::read(&path).map_err(|e| {
+        bad(format!(
+            "its tuned blocks {} cannot be read ({e}); a tune run's head needs the tune file beside it",
+            path.display()
+        ))
+    })?;
+    let found = blake3::hash(&bytes).to_hex().to_string();
+    if found != link.blake3 {
+        return Err(bad(format!(
+            "{} has blake3 {found}, the head was trained with {}: the tune file was replaced",
+            path.display(),
+            link.blake3
+        )));
+    }
+    let tune = TuneFile::from_bytes(&path, &bytes).map_err(|e| bad(e.to_string()))?;
+    if tune.cut != link.cut {
+        return Err(bad(format!(
+            "{} cuts at block {}, the head at {}",
+            path.display(),
+            tune.cut.first_block,
+            link.cut.first_block
+        )));
+    }
+    extractor
+        .model_mut()
+        .apply_tune(&tune, &found)
+        .map_err(|e| bad(format!("{}: {e}", path.display())))
 }
 
 /// Everything that makes features differ: variant, width, layer, weights, recipe.

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// `target/release` (or `$EFFPROBE_BIN`), checked to hold all three binaries.
+/// `target/release` (or `$EFFPROBE_BIN`), checked to hold every binary.
 pub fn release_binaries() -> Option<PathBuf> {
     let dir = std::env::var_os("EFFPROBE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| testkit::workspace_root().join("target/release"));
-    let missing: Vec<&str> = ["extract", "head-train", "report"]
+    let missing: Vec<&str> = ["extract", "head-train", "report", "tune-train"]
         .into_iter()
         .filter(|tool| !dir.join(tool).exists())
         .collect();

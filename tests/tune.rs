@@ -1,0 +1,229 @@
+//! Top-block fine-tuning end to end on real photos (../shared hymenoptera) with
+//! the pretrained Lite0: `extract --tune-top stage` caches activations Python can
+//! read, `tune-train` writes head-train's records plus its tune file and repeats
+//! bit for bit for a seed and thread count, and `extract predict` / `export`
+//! reproduce its evaluation probabilities.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use effprobe_tests::{read_json, release_binaries, workspace_file};
+
+fn run(bin: &Path, tool: &str, args: &[&str]) -> Output {
+    let output = Command::new(bin.join(tool))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn tune_train(bin: &Path, features: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        features.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    run(bin, "tune-train", &args);
+}
+
+/// key → p(class 1) of a run's predictions.csv.
+fn evaluation_probabilities(run: &Path) -> HashMap<String, f64> {
+    let mut reader = csv_reader(&run.join("predictions.csv"));
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[3].parse().unwrap())
+        })
+        .collect()
+}
+
+fn csv_reader(path: &Path) -> csv::Reader<std::fs::File> {
+    csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
+    let (Some(bin), Some(data), Some(python)) = (
+        release_binaries(),
+        testkit::shared_dataset("hymenoptera"),
+        testkit::python(),
+    ) else {
+        return;
+    };
+    let weights = workspace_file("data/weights/lite0.safetensors");
+    let work = tempfile::tempdir().unwrap();
+    let features = work.path().join("features");
+    let lite0 = format!("lite0={}", weights.display());
+    let extract_args = [
+        "--data",
+        data.to_str().unwrap(),
+        "--variant",
+        "lite0",
+        "--weights",
+        &lite0,
+        "--out",
+        features.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--tune-top",
+        "stage",
+    ];
+    run(&bin, "extract", &extract_args);
+
+    // The cache: recorded in run.json with its size, readable without effprobe.
+    let record = read_json(&features.join("run.json"));
+    let activations = &record["variants"][0]["activations"];
+    assert_eq!(activations["cut"]["shape"], serde_json::json!([192, 7, 7]));
+    assert_eq!(activations["cut"]["first_block"], 15);
+    assert_eq!(activations["bytes_per_image"], 192 * 7 * 7 * 2);
+    let rows = record["variants"][0]["rows"].as_u64().unwrap();
+    assert_eq!(activations["rows"].as_u64(), Some(rows));
+    let dir = activations["dir"].as_str().unwrap();
+    let script = workspace_file("tests/python/read_activations.py");
+    let table = features.join("lite0.parquet");
+    let read: serde_json::Value = serde_json::from_str(
+        testkit::run_python(&python, &script, &[table.to_str().unwrap(), dir]).trim(),
+    )
+    .unwrap();
+    assert_eq!(read["rows"].as_u64(), Some(rows), "{read}");
+    assert_eq!(read["shapes"], serde_json::json!([[192, 7, 7]]));
+    assert_eq!(read["dtypes"], serde_json::json!(["float16"]));
+    assert_eq!(read["every_key_present"], true);
+    assert_eq!(read["finite"], true);
+
+    // A rerun computes nothing: features and activations both come from the cache.
+    run(&bin, "extract", &extract_args);
+    let again = read_json(&features.join("run.json"));
+    assert_eq!(again["variants"][0]["computed"], 0, "{again}");
+
+    // tune-train: head-train's records, the tune kind recorded.
+    let tuned = work.path().join("tuned");
+    tune_train(&bin, &table, &tuned, &["--epochs", "3", "--threads", "2"]);
+    let metrics = read_json(&tuned.join("metrics.json"));
+    assert_eq!(metrics["schema_version"], 3);
+    assert_eq!(metrics["options"]["optimizer"], "adamw");
+    assert_eq!(metrics["tune"]["cut"]["top_blocks"], 1);
+    assert_eq!(metrics["roles"]["selection"]["split"], "holdout");
+    assert_eq!(metrics["roles"]["evaluation"]["split"], "val");
+    let history = std::fs::read_to_string(tuned.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 1 + 3);
+    let accuracy = metrics["splits"][2]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.8, "val accuracy {accuracy}: fine-tuning learnt nothing");
+
+    // Same seed and thread count: the same bytes.
+    let twin = work.path().join("twin");
+    tune_train(&bin, &table, &twin, &["--epochs", "3", "--threads", "2"]);
+    for file in ["tune.safetensors", "head.safetensors", "predictions.csv"] {
+        assert!(
+            std::fs::read(tuned.join(file)).unwrap() == std::fs::read(twin.join(file)).unwrap(),
+            "{file} differs between two runs with the same seed and threads"
+        );
+    }
+
+    // predict on the evaluation images reproduces tune-train's probabilities.
+    let predicted = work.path().join("predicted.csv");
+    run(
+        &bin,
+        "extract",
+        &[
+            "predict",
+            "--head",
+            tuned.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--out",
+            predicted.to_str().unwrap(),
+            data.join("val").to_str().unwrap(),
+        ],
+    );
+    let expected = evaluation_probabilities(&tuned);
+    let mut reader = csv_reader(&predicted);
+    let header = reader.headers().unwrap().clone();
+    let key = header.iter().position(|h| h == "key").unwrap();
+    let bees = header.iter().position(|h| h == "p_bees").unwrap();
+    let mut worst = 0f64;
+    let mut compared = 0;
+    for record in reader.records() {
+        let record = record.unwrap();
+        let p: f64 = record[bees].parse().unwrap();
+        worst = worst.max((p - expected[&record[key]]).abs());
+        compared += 1;
+    }
+    assert_eq!(compared, expected.len());
+    eprintln!("predict vs tune-train: max |Δp| {worst:.2e} over {compared} images");
+    assert!(worst <= 1e-5, "predict vs tune-train: max |Δp| {worst:e}");
+
+    // A replaced tune file is refused, naming it.
+    std::fs::copy(tuned.join("head.safetensors"), work.path().join("head.safetensors")).unwrap();
+    let mut other = std::fs::read(twin.join("tune.safetensors")).unwrap();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    std::fs::write(work.path().join("tune.safetensors"), other).unwrap();
+    let refused = Command::new(bin.join("extract"))
+        .args(["predict", "--head", work.path().to_str().unwrap(), "--device", "cpu"])
+        .arg(data.join("val/ants"))
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && message.contains("tune.safetensors"), "{message}");
+
+    // export: one TorchScript module of the tuned network.
+    let module = work.path().join("tuned.pt");
+    run(
+        &bin,
+        "extract",
+        &["export", "--head", tuned.to_str().unwrap(), "--device", "cpu", "--out", module.to_str().unwrap()],
+    );
+    let sidecar = read_json(&PathBuf::from(format!("{}.json", module.display())));
+    let recipe: contract::Preprocessing =
+        serde_json::from_value(sidecar["preprocessing"].clone()).unwrap();
+    let mut photos: Vec<PathBuf> = ["ants", "bees"]
+        .iter()
+        .flat_map(|class| {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(data.join("val").join(class))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            names.sort();
+            names.into_iter().take(4)
+        })
+        .collect();
+    photos.sort();
+    let mut pixels = Vec::new();
+    let mut keys = Vec::new();
+    let mut resizer = fast_image_resize::Resizer::new();
+    for photo in &photos {
+        let bytes = std::fs::read(photo).unwrap();
+        keys.push(blake3_hex(&bytes));
+        let rgb = extract::preprocess::decode_rgb(&bytes, extract::preprocess::DecodeLimits::default())
+            .unwrap();
+        pixels.extend(extract::preprocess::resize_for_input(&rgb, &recipe, &mut resizer).unwrap());
+    }
+    let side = i64::from(recipe.input_size);
+    let input = tch::Tensor::from_slice(&pixels).view([photos.len() as i64, side, side, 3]);
+    let probabilities = tch::CModule::load(&module).unwrap().forward_ts(&[input]).unwrap();
+    let probabilities: Vec<f32> = Vec::try_from(probabilities.flatten(0, -1)).unwrap();
+    let mut worst = 0f64;
+    for (i, key) in keys.iter().enumerate() {
+        worst = worst.max((f64::from(probabilities[i * 2 + 1]) - expected[key]).abs());
+    }
+    eprintln!("export vs tune-train: max |Δp| {worst:.2e} over {} images", keys.len());
+    assert!(worst <= 1e-5, "export vs tune-train: max |Δp| {worst:e}");
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    dataset::inspect::content_key(bytes)
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use effprobe_tests::{release_binaries, workspace_file};
 
-const TOOLS: [&str; 8] = [
+const TOOLS: [&str; 9] = [
     "extract",
     "extract scan",
     "extract predict",
@@ -15,6 +15,7 @@ const TOOLS: [&str; 8] = [
     "extract bench",
     "extract doctor",
     "head-train",
+    "tune-train",
     "report",
 ];
 
@@ -128,5 +129,21 @@ fn bad_values_of_typed_flags_exit_2() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(value), "{stderr}");
+    }
+    for (tool, args) in [
+        (
+            "extract",
+            ["--variant", "b0", "--data", ".", "--tune-top", "0"],
+        ),
+        ("tune-train", ["x.parquet", "--out", "y", "--device", "gpu"]),
+        (
+            "tune-train",
+            ["x.parquet", "--out", "y", "--schedule", "linear"],
+        ),
+    ] {
+        let output = Command::new(bin.join(tool)).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{tool} {args:?}: {stderr}");
+        assert!(stderr.contains(args[args.len() - 1]), "{stderr}");
     }
 }

@@ -120,7 +120,10 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     let history = std::fs::read_to_string(tuned.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 3);
     let accuracy = metrics["splits"][2]["accuracy"].as_f64().unwrap();
-    assert!(accuracy > 0.8, "val accuracy {accuracy}: fine-tuning learnt nothing");
+    assert!(
+        accuracy > 0.8,
+        "val accuracy {accuracy}: fine-tuning learnt nothing"
+    );
 
     // Same seed and thread count: the same bytes.
     let twin = work.path().join("twin");
@@ -167,25 +170,46 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     assert!(worst <= 1e-5, "predict vs tune-train: max |Δp| {worst:e}");
 
     // A replaced tune file is refused, naming it.
-    std::fs::copy(tuned.join("head.safetensors"), work.path().join("head.safetensors")).unwrap();
+    std::fs::copy(
+        tuned.join("head.safetensors"),
+        work.path().join("head.safetensors"),
+    )
+    .unwrap();
     let mut other = std::fs::read(twin.join("tune.safetensors")).unwrap();
     let last = other.len() - 1;
     other[last] ^= 1;
     std::fs::write(work.path().join("tune.safetensors"), other).unwrap();
     let refused = Command::new(bin.join("extract"))
-        .args(["predict", "--head", work.path().to_str().unwrap(), "--device", "cpu"])
+        .args([
+            "predict",
+            "--head",
+            work.path().to_str().unwrap(),
+            "--device",
+            "cpu",
+        ])
         .arg(data.join("val/ants"))
         .output()
         .unwrap();
     let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success() && message.contains("tune.safetensors"), "{message}");
+    assert!(
+        !refused.status.success() && message.contains("tune.safetensors"),
+        "{message}"
+    );
 
     // export: one TorchScript module of the tuned network.
     let module = work.path().join("tuned.pt");
     run(
         &bin,
         "extract",
-        &["export", "--head", tuned.to_str().unwrap(), "--device", "cpu", "--out", module.to_str().unwrap()],
+        &[
+            "export",
+            "--head",
+            tuned.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--out",
+            module.to_str().unwrap(),
+        ],
     );
     let sidecar = read_json(&PathBuf::from(format!("{}.json", module.display())));
     let recipe: contract::Preprocessing =
@@ -208,19 +232,26 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     for photo in &photos {
         let bytes = std::fs::read(photo).unwrap();
         keys.push(blake3_hex(&bytes));
-        let rgb = extract::preprocess::decode_rgb(&bytes, extract::preprocess::DecodeLimits::default())
-            .unwrap();
+        let rgb =
+            extract::preprocess::decode_rgb(&bytes, extract::preprocess::DecodeLimits::default())
+                .unwrap();
         pixels.extend(extract::preprocess::resize_for_input(&rgb, &recipe, &mut resizer).unwrap());
     }
     let side = i64::from(recipe.input_size);
     let input = tch::Tensor::from_slice(&pixels).view([photos.len() as i64, side, side, 3]);
-    let probabilities = tch::CModule::load(&module).unwrap().forward_ts(&[input]).unwrap();
+    let probabilities = tch::CModule::load(&module)
+        .unwrap()
+        .forward_ts(&[input])
+        .unwrap();
     let probabilities: Vec<f32> = Vec::try_from(probabilities.flatten(0, -1)).unwrap();
     let mut worst = 0f64;
     for (i, key) in keys.iter().enumerate() {
         worst = worst.max((f64::from(probabilities[i * 2 + 1]) - expected[key]).abs());
     }
-    eprintln!("export vs tune-train: max |Δp| {worst:.2e} over {} images", keys.len());
+    eprintln!(
+        "export vs tune-train: max |Δp| {worst:.2e} over {} images",
+        keys.len()
+    );
     assert!(worst <= 1e-5, "export vs tune-train: max |Δp| {worst:e}");
 }
 

@@ -33,7 +33,11 @@ fn check_parity(backbone: &Backbone, size: u32, tops: &[Option<usize>]) {
         let cut = backbone.cut_point(top_blocks, size).expect("cut");
         let activation = backbone.activation(&input, &cut).expect("activation");
         let shape: Vec<i64> = cut.shape.iter().map(|&d| d as i64).collect();
-        assert_eq!(&activation.size()[1..], shape.as_slice(), "{top_blocks:?}: cut shape");
+        assert_eq!(
+            &activation.size()[1..],
+            shape.as_slice(),
+            "{top_blocks:?}: cut shape"
+        );
         let top = backbone.top(cut, 1, 0, Device::Cpu).expect("top");
         let ours = tch::no_grad(|| top.features(&activation, false)).expect("top forward");
         let error = relative_error(&ours, &full);
@@ -58,7 +62,10 @@ fn check_cached_path(mut backbone: Backbone, size: u32) {
     let (_, cached) = backbone.features_and_activation(&input).expect("forward");
     let cached = cached.expect("activation requested").to_kind(Kind::Float);
     let rounding = relative_error(&cached, &exact);
-    assert!(rounding <= 1e-3, "float16 cache: relative error {rounding:.2e}");
+    assert!(
+        rounding <= 1e-3,
+        "float16 cache: relative error {rounding:.2e}"
+    );
 
     let top = backbone.top(cut, 1, 0, Device::Cpu).expect("top");
     let over_cache = tch::no_grad(|| top.features(&cached, false)).expect("top forward");
@@ -80,19 +87,33 @@ fn check_cached_path(mut backbone: Backbone, size: u32) {
         tensors,
     };
     backbone.set_activation_cut(None);
-    backbone.apply_tune(&tune, "0123456789abcdef").expect("apply tune");
+    backbone
+        .apply_tune(&tune, "0123456789abcdef")
+        .expect("apply tune");
     let tuned = backbone.features(&input).expect("tuned forward");
     let error = relative_error(&tuned, &over_cache);
-    assert!(error <= 1e-5, "tuned network vs top over the cache: {error:.2e}");
+    assert!(
+        error <= 1e-5,
+        "tuned network vs top over the cache: {error:.2e}"
+    );
 }
 
 fn reference_weights(python: &Path, dir: &Path, variant: &str) -> PathBuf {
-    let script = testkit::workspace_root().join("crates/extract/tests/python/efficientnet_reference.py");
+    let script =
+        testkit::workspace_root().join("crates/extract/tests/python/efficientnet_reference.py");
     let out = dir.to_str().expect("utf-8 temp path");
     testkit::run_python(
         python,
         &script,
-        &["case", "--family", "torchvision", "--variant", variant, "--out", out],
+        &[
+            "case",
+            "--family",
+            "torchvision",
+            "--variant",
+            variant,
+            "--out",
+            out,
+        ],
     );
     dir.join("weights.safetensors")
 }
@@ -121,7 +142,8 @@ fn a_b_variant_top_equals_the_full_backbone_at_every_cut() {
 fn pretrained_lite0_top_equals_the_full_backbone() {
     let weights = testkit::workspace_root().join("data/weights/lite0.safetensors");
     if !weights.exists() {
-        let _: Option<()> = testkit::skip_or_fail(&format!("{} missing: run scripts/setup", weights.display()));
+        let _: Option<()> =
+            testkit::skip_or_fail(&format!("{} missing: run scripts/setup", weights.display()));
         return;
     }
     let backbone = Backbone::from_safetensors(&weights, &LoadOptions::default()).expect("Lite0");
@@ -133,8 +155,31 @@ fn pretrained_lite0_top_equals_the_full_backbone() {
 
 #[test]
 fn a_cut_outside_the_network_is_refused_with_the_block_count() {
-    let backbone = Backbone::random(Variant::B0, 1, Device::Cpu, extract::model::Precision::Fp32, None)
-        .expect("random B0");
-    let error = backbone.cut_point(Some(17), 224).expect_err("17 of 16 blocks");
+    let backbone = Backbone::random(
+        Variant::B0,
+        1,
+        Device::Cpu,
+        extract::model::Precision::Fp32,
+        None,
+    )
+    .expect("random B0");
+    let error = backbone
+        .cut_point(Some(17), 224)
+        .expect_err("17 of 16 blocks");
     assert!(error.to_string().contains("has 16 blocks"), "{error}");
+}
+
+#[test]
+fn the_last_stage_cut_has_the_documented_shapes() {
+    use extract::model::{cut_point, Padding};
+    let b0 = cut_point(Variant::B0, None, 224, Padding::Symmetric).unwrap();
+    assert_eq!(
+        (b0.top_blocks, b0.first_block, b0.shape),
+        (1, 15, [192, 7, 7])
+    );
+    let b7 = cut_point(Variant::B7, None, 600, Padding::Symmetric).unwrap();
+    assert_eq!((b7.top_blocks, b7.shape), (4, [384, 19, 19]));
+    assert_eq!(b7.bytes_per_image(), 277_248);
+    let lite0 = cut_point(Variant::Lite0, None, 224, Padding::Same).unwrap();
+    assert_eq!((lite0.top_blocks, lite0.shape), (1, [192, 7, 7]));
 }

@@ -28,7 +28,29 @@ fn head(classes: &[&str], dim: usize, standardized: bool) -> HeadFile {
         },
         weights_location: Some("/weights/lite0.safetensors".into()),
         threshold: 0.4,
+        tune: None,
     }
+}
+
+#[test]
+fn a_tuned_head_names_its_tune_file_and_a_new_format() {
+    let mut tuned = head(&["ants", "bees"], 6, false);
+    tuned.tune = Some(contract::head_file::TuneLink {
+        file: "tune.safetensors".into(),
+        blake3: "ab".repeat(32),
+        cut: contract::activations::CutPoint {
+            top_blocks: 1,
+            first_block: 15,
+            total_blocks: 16,
+            shape: [192, 7, 7],
+        },
+    });
+    let bytes = tuned.to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("effprobe-head/2"));
+    assert_eq!(HeadFile::from_bytes("x".as_ref(), &bytes).unwrap(), tuned);
+    // An untuned head keeps the format every earlier reader reads.
+    let plain = head(&["ants", "bees"], 6, false).to_bytes();
+    assert!(String::from_utf8_lossy(&plain).contains("effprobe-head/1"));
 }
 
 #[test]

@@ -116,6 +116,7 @@ fn made_up_head(dir: &Path, weights: &str, standardized: bool) -> PathBuf {
         weights: identity,
         weights_location: Some(location),
         threshold: 0.5,
+        tune: None,
     };
     let path = dir.join("head.safetensors");
     head.write(&path).unwrap();
@@ -201,6 +202,7 @@ fn centroid_head(features: &contract::FeatureBatch, meta: &contract::FeatureMeta
         weights: meta.weights.clone(),
         weights_location: meta.weights_location().map(str::to_string),
         threshold: 0.5,
+        tune: None,
     }
 }
 

@@ -40,7 +40,11 @@ fn chunks_read_back_by_key_across_files() {
     let (keys, values) = rows(&["k3"], 500);
     write_chunk(&dir.path().join("a-000001.safetensors"), &m, &keys, &values).unwrap();
     // A temporary of a killed run is not a chunk.
-    std::fs::write(dir.path().join(".a-000002.safetensors.partial-1-0"), b"junk").unwrap();
+    std::fs::write(
+        dir.path().join(".a-000002.safetensors.partial-1-0"),
+        b"junk",
+    )
+    .unwrap();
 
     let (read_meta, read_keys) = chunk_keys(&dir.path().join("a-000000.safetensors")).unwrap();
     assert_eq!(read_meta, m);
@@ -59,17 +63,38 @@ fn chunks_read_back_by_key_across_files() {
 fn chunks_of_other_weights_in_one_folder_are_refused_naming_both() {
     let dir = tempfile::tempdir().unwrap();
     let (keys, values) = rows(&["k1"], 0);
-    write_chunk(&dir.path().join("a.safetensors"), &meta("aa"), &keys, &values).unwrap();
-    write_chunk(&dir.path().join("b.safetensors"), &meta("bb"), &keys, &values).unwrap();
-    let error = ActivationStore::open(dir.path()).err().expect("mixed folder").to_string();
-    assert!(error.contains("b.safetensors") && error.contains("a.safetensors"), "{error}");
+    write_chunk(
+        &dir.path().join("a.safetensors"),
+        &meta("aa"),
+        &keys,
+        &values,
+    )
+    .unwrap();
+    write_chunk(
+        &dir.path().join("b.safetensors"),
+        &meta("bb"),
+        &keys,
+        &values,
+    )
+    .unwrap();
+    let error = ActivationStore::open(dir.path())
+        .err()
+        .expect("mixed folder")
+        .to_string();
+    assert!(
+        error.contains("b.safetensors") && error.contains("a.safetensors"),
+        "{error}"
+    );
     assert!(error.contains("weights blake3"), "{error}");
 }
 
 #[test]
 fn an_empty_folder_says_how_to_fill_it() {
     let dir = tempfile::tempdir().unwrap();
-    let error = ActivationStore::open(dir.path()).err().expect("empty").to_string();
+    let error = ActivationStore::open(dir.path())
+        .err()
+        .expect("empty")
+        .to_string();
     assert!(error.contains("--tune-top"), "{error}");
 }
 
@@ -86,8 +111,14 @@ fn tune_files_round_trip_byte_for_byte() {
         cut: meta("aa").cut,
         batch_norm_updated: true,
         tensors: BTreeMap::from([
-            ("features.7.0.block.3.1.weight".to_string(), (vec![2], vec![0.5, -1.25])),
-            ("features.8.0.weight".to_string(), (vec![1, 2, 1, 1], vec![3.0, 4.0])),
+            (
+                "features.7.0.block.3.1.weight".to_string(),
+                (vec![2], vec![0.5, -1.25]),
+            ),
+            (
+                "features.8.0.weight".to_string(),
+                (vec![1, 2, 1, 1], vec![3.0, 4.0]),
+            ),
         ]),
     };
     let path = dir.path().join("tune.safetensors");

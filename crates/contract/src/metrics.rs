@@ -53,6 +53,37 @@ pub enum ThresholdRule {
     ValF1,
 }
 
+/// `--threshold`: a number, or `val-f1`.
+impl std::str::FromStr for ThresholdRule {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "val-f1" => Ok(ThresholdRule::ValF1),
+            number => number
+                .parse()
+                .map(ThresholdRule::Fixed)
+                .map_err(|_| format!("--threshold {number:?}: expected a number or val-f1")),
+        }
+    }
+}
+
+/// One `--sweep NAME=V1,V2,...` argument: the axis name and its values.
+pub fn sweep_axis(spec: &str) -> Result<(&str, Vec<f64>), String> {
+    let (name, values) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--sweep {spec:?}: expected NAME=V1,V2,..."))?;
+    let values = values
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("--sweep {spec:?}: {v:?} is not a number"))
+        })
+        .collect::<Result<Vec<f64>, String>>()?;
+    Ok((name, values))
+}
+
 /// A grid of heads (`--sweep lr=… l2=…`); an empty axis keeps the single value.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepGrid {

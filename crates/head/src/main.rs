@@ -58,7 +58,7 @@ struct Cli {
     sweep_l2: Option<SweepL2>,
     /// Decision threshold on p(class 1): a number, or `val-f1` to maximise F1 on the selection split.
     #[arg(long, default_value = "0.5")]
-    threshold: String,
+    threshold: ThresholdRule,
     /// Full-batch solver: stop when the largest gradient component is at most this.
     #[arg(long, default_value_t = 1e-6)]
     tol: f64,
@@ -106,17 +106,7 @@ fn parse_sweep(specs: &[String]) -> Result<Option<SweepGrid>> {
     }
     let mut grid = SweepGrid::default();
     for spec in specs {
-        let (name, values) = spec
-            .split_once('=')
-            .with_context(|| format!("--sweep {spec:?}: expected NAME=V1,V2,..."))?;
-        let numbers = values
-            .split(',')
-            .map(|v| {
-                v.trim()
-                    .parse::<f64>()
-                    .with_context(|| format!("--sweep {spec:?}: {v:?} is not a number"))
-            })
-            .collect::<Result<Vec<f64>>>()?;
+        let (name, numbers) = contract::metrics::sweep_axis(spec).map_err(anyhow::Error::msg)?;
         match name {
             "lr" => grid.lr = numbers.into_iter().map(|v| v as f32).collect(),
             "l2" => grid.l2 = numbers,
@@ -127,14 +117,7 @@ fn parse_sweep(specs: &[String]) -> Result<Option<SweepGrid>> {
 }
 
 fn options(cli: &Cli) -> Result<TrainOptions> {
-    let threshold = match cli.threshold.as_str() {
-        "val-f1" => ThresholdRule::ValF1,
-        number => ThresholdRule::Fixed(
-            number
-                .parse()
-                .with_context(|| format!("--threshold {number:?}: expected a number or val-f1"))?,
-        ),
-    };
+    let threshold = cli.threshold;
     Ok(TrainOptions {
         optimizer: match cli.optimizer {
             OptimizerArg::Adam => Optimizer::Adam,

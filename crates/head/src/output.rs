@@ -5,13 +5,11 @@ use std::path::Path;
 
 use contract::head_file::{HeadFile, HeadStandardization};
 use contract::metrics::{
-    Activation, FeaturesSummary, HeadMetrics, HeadTiming, Resources, RoleSplit, Roles,
-    METRICS_SCHEMA_VERSION,
+    Activation, FeaturesSummary, HeadMetrics, HeadTiming, Resources, METRICS_SCHEMA_VERSION,
 };
 
 use crate::metrics::CALIBRATION_BINS;
 use crate::model::Head;
-use crate::roles::RoleRows;
 use crate::standardize::Standardization;
 use crate::train::{TrainOptions, TrainedRun};
 use crate::{HeadError, Result};
@@ -27,12 +25,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-fn role(rows: &RoleRows) -> RoleSplit {
-    RoleSplit {
-        split: rows.split.clone(),
-    }
 }
 
 impl TrainedRun {
@@ -58,15 +50,7 @@ impl TrainedRun {
                 rows: self.rows_loaded,
             },
             activation: activation(&self.head),
-            roles: Roles {
-                fit: role(&self.plan.fit),
-                fit_rows: self.plan.fit.rows.len(),
-                selection: role(&self.plan.selection),
-                selection_rows: self.plan.selection.rows.len(),
-                evaluation: role(&self.plan.evaluation),
-                evaluation_rows: self.plan.evaluation.rows.len(),
-                holdout_fraction: self.plan.holdout_fraction,
-            },
+            roles: self.plan.roles(),
             options: options.clone(),
             class_weights: self.class_weights.clone(),
             candidates: self.candidates.iter().map(|c| c.record.clone()).collect(),

@@ -29,6 +29,22 @@ pub struct RolePlan {
 }
 
 impl RolePlan {
+    /// What `metrics.json` records of the plan.
+    pub fn roles(&self) -> contract::metrics::Roles {
+        let split = |rows: &RoleRows| contract::metrics::RoleSplit {
+            split: rows.split.clone(),
+        };
+        contract::metrics::Roles {
+            fit: split(&self.fit),
+            fit_rows: self.fit.rows.len(),
+            selection: split(&self.selection),
+            selection_rows: self.selection.rows.len(),
+            evaluation: split(&self.evaluation),
+            evaluation_rows: self.evaluation.rows.len(),
+            holdout_fraction: self.holdout_fraction,
+        }
+    }
+
     /// `holdout`: the fraction to carve when one is needed (default 0.1).
     pub fn new(
         splits: &[Split],

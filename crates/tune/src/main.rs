@@ -68,7 +68,7 @@ struct Cli {
     sweep: Vec<String>,
     /// Decision threshold on p(class 1): a number, or `val-f1` to maximise F1 on the selection split.
     #[arg(long, default_value = "0.5")]
-    threshold: String,
+    threshold: ThresholdRule,
     /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda|cuda:N")]
     device: DeviceRequest,
@@ -89,49 +89,30 @@ enum ScheduleArg {
     Constant,
 }
 
-fn numbers(spec: &str, values: &str) -> Result<Vec<f64>> {
-    values
-        .split(',')
-        .map(|v| {
-            v.trim()
-                .parse::<f64>()
-                .with_context(|| format!("--sweep {spec:?}: {v:?} is not a number"))
-        })
-        .collect()
-}
-
 fn options(cli: &Cli) -> Result<TuneOptions> {
-    let mut options =
-        TuneOptions {
-            epochs: cli.epochs,
-            batch_size: cli.tune_batch_size,
-            lr: cli.lr,
-            weight_decay: cli.weight_decay,
-            schedule: match cli.schedule {
-                ScheduleArg::Cosine => Schedule::Cosine,
-                ScheduleArg::Constant => Schedule::Constant,
-            },
-            update_batch_norm: cli.update_bn,
-            early_stop: cli.early_stop,
-            seed: cli.seed,
-            holdout: cli.holdout,
-            threshold: match cli.threshold.as_str() {
-                "val-f1" => ThresholdRule::ValF1,
-                number => ThresholdRule::Fixed(number.parse().with_context(|| {
-                    format!("--threshold {number:?}: expected a number or val-f1")
-                })?),
-            },
-            device: cli.device.resolve()?,
-            activations: cli.activations.clone(),
-            ..TuneOptions::default()
-        };
+    let mut options = TuneOptions {
+        epochs: cli.epochs,
+        batch_size: cli.tune_batch_size,
+        lr: cli.lr,
+        weight_decay: cli.weight_decay,
+        schedule: match cli.schedule {
+            ScheduleArg::Cosine => Schedule::Cosine,
+            ScheduleArg::Constant => Schedule::Constant,
+        },
+        update_batch_norm: cli.update_bn,
+        early_stop: cli.early_stop,
+        seed: cli.seed,
+        holdout: cli.holdout,
+        threshold: cli.threshold,
+        device: cli.device.resolve()?,
+        activations: cli.activations.clone(),
+        ..TuneOptions::default()
+    };
     for spec in &cli.sweep {
-        let (name, values) = spec
-            .split_once('=')
-            .with_context(|| format!("--sweep {spec:?}: expected NAME=V1,V2,..."))?;
+        let (name, values) = contract::metrics::sweep_axis(spec).map_err(anyhow::Error::msg)?;
         match name {
-            "lr" => options.sweep_lr = numbers(spec, values)?,
-            "weight-decay" => options.sweep_weight_decay = numbers(spec, values)?,
+            "lr" => options.sweep_lr = values,
+            "weight-decay" => options.sweep_weight_decay = values,
             other => bail!("--sweep {other:?}: only lr and weight-decay can be swept"),
         }
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use contract::head_file::{HeadFile, TuneLink};
 use contract::metrics::{
     Activation, ClassWeight, FeaturesSummary, HeadMetrics, HeadOptions, HeadTiming, Optimizer,
-    Resources, RoleSplit, Roles, Storage, SweepGrid, TuneSummary, METRICS_SCHEMA_VERSION,
+    Resources, Storage, SweepGrid, TuneSummary, METRICS_SCHEMA_VERSION,
 };
 use contract::predictions::{PredictionRow, Predictions};
 use contract::tune_file::{TuneFile, TUNE_FILE_NAME};
@@ -27,12 +27,6 @@ fn values(tensor: &Tensor) -> Result<(Vec<usize>, Vec<f32>)> {
         .f_to_kind(Kind::Float)?
         .f_flatten(0, -1)?;
     Ok((shape, Vec::<f32>::try_from(&flat)?))
-}
-
-fn role(rows: &head::roles::RoleRows) -> RoleSplit {
-    RoleSplit {
-        split: rows.split.clone(),
-    }
 }
 
 impl TunedRun {
@@ -148,15 +142,7 @@ impl TunedRun {
             } else {
                 Activation::Softmax
             },
-            roles: Roles {
-                fit: role(&self.plan.fit),
-                fit_rows: self.plan.fit.rows.len(),
-                selection: role(&self.plan.selection),
-                selection_rows: self.plan.selection.rows.len(),
-                evaluation: role(&self.plan.evaluation),
-                evaluation_rows: self.plan.evaluation.rows.len(),
-                holdout_fraction: self.plan.holdout_fraction,
-            },
+            roles: self.plan.roles(),
             options: HeadOptions {
                 optimizer: Optimizer::Adamw,
                 l2: None,

@@ -196,6 +196,52 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         "{message}"
     );
 
+    // report: the tune run is a third head kind beside a probe of the same features.
+    let runs = work.path().join("runs");
+    let probe = runs.join("lite0-adam");
+    run(
+        &bin,
+        "head-train",
+        &[
+            table.to_str().unwrap(),
+            "--out",
+            probe.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    let fine_tune = runs.join("lite0-top1");
+    std::fs::create_dir_all(&fine_tune).unwrap();
+    for entry in std::fs::read_dir(&tuned).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, fine_tune.join(path.file_name().unwrap())).unwrap();
+    }
+    let report = work.path().join("report");
+    run(
+        &bin,
+        "report",
+        &[
+            runs.to_str().unwrap(),
+            "--features",
+            features.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    let rendered = read_json(&report.join("report.json"));
+    let kinds: Vec<(&str, &str)> = rendered["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["variant"].as_str().unwrap(), r["head"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("lite0", "adam"), ("lite0", "top1")], "{rendered}");
+    let markdown = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("| EfficientNet-Lite0 | top-1 fine-tune |"),
+        "{markdown}"
+    );
+
     // export: one TorchScript module of the tuned network.
     let module = work.path().join("tuned.pt");
     run(

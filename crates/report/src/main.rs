@@ -1,16 +1,17 @@
-//! `report`: the comparison table, plots and HTML from head-train runs; see `report --help`.
+//! `report`: the comparison table, plots and HTML from head-train and tune-train runs; see `report --help`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 
-/// Compare head-train runs: writes report.md, report.csv, report.json, report.html
-/// and plots/*.svg|png into --out.
+/// Compare head-train and tune-train runs: writes report.md, report.csv, report.json,
+/// report.html and plots/*.svg|png into --out. Three head kinds: Adam, L-BFGS (head-train)
+/// and top-N fine-tune (tune-train); differences and paired tests compare runs of one kind.
 #[derive(Parser, Debug)]
 #[command(name = "report", version)]
 struct Cli {
-    /// A folder holding one head-train output folder per run (or a single run folder).
+    /// A folder holding one head-train or tune-train output folder per run (or a single run folder).
     runs: PathBuf,
     /// The extract output folder: its feature files' metadata and run.json add
     /// extraction times, weights sizes and recorded parameter counts.

@@ -122,8 +122,13 @@ pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
     };
 
     let kind = head_label(&best.head);
+    let kind = if best.head.starts_with("top") {
+        format!("{kind} runs")
+    } else {
+        format!("{kind} heads")
+    };
     let mut text = format!(
-        "Among the {kind} heads, the models worth their extraction cost (the Pareto front of {split} loss against it) are {}.",
+        "Among the {kind}, the models worth their extraction cost (the Pareto front of {split} loss against it) are {}.",
         front
             .iter()
             .map(|&i| describe(rows[i]))

@@ -46,7 +46,8 @@ pub struct Row {
     pub run: String,
     pub variant: String,
     pub model: String,
-    /// `adam` or `lbfgs` (head-train's `--optimizer`).
+    /// `adam` or `lbfgs` (head-train's `--optimizer`), or `topN` (tune-train, the
+    /// last N blocks fine-tuned): see [`head_label`].
     pub head: String,
     /// The run this row's differences and ratio are against.
     pub baseline: String,
@@ -121,11 +122,24 @@ impl Row {
     }
 }
 
-pub fn head_label(head: &str) -> &str {
+/// How a row's kind is shown: `Adam`, `L-BFGS`, `top-N fine-tune`.
+pub fn head_label(head: &str) -> String {
     match head {
-        "adam" => "Adam",
-        "lbfgs" => "L-BFGS",
-        other => other,
+        "adam" => "Adam".into(),
+        "lbfgs" => "L-BFGS".into(),
+        other => match other.strip_prefix("top") {
+            Some(blocks) => format!("top-{blocks} fine-tune"),
+            None => other.into(),
+        },
+    }
+}
+
+/// A run's kind: head-train's optimiser (`adam`, `lbfgs`), or `topN` for a
+/// tune-train run that fine-tuned the last N blocks.
+pub fn head_kind(metrics: &contract::HeadMetrics) -> String {
+    match &metrics.tune {
+        Some(tune) => format!("top{}", tune.cut.top_blocks),
+        None => metrics.options.optimizer.as_str().to_string(),
     }
 }
 
@@ -196,7 +210,7 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         .cloned()
         .expect("HeadRun::read checks the evaluation split exists");
     let epochs = metrics.chosen_candidate().map_or(0, |c| c.epochs);
-    let head = metrics.options.optimizer.as_str().to_string();
+    let head = head_kind(metrics);
 
     let feature_info = features.and_then(|f| f.index.find(&variant, blake3));
     let extract = features

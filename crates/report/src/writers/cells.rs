@@ -116,6 +116,14 @@ pub fn footnotes(table: &Table) -> Vec<String> {
          features; total = extraction + head, unknown (–) when extraction is."
             .to_string(),
     );
+    if table.rows.iter().any(|r| r.head.starts_with("top")) {
+        notes.push(
+            "top-N fine-tune: tune-train trained the last N blocks, the head convolution and a \
+             linear classifier over activations cached by the same extraction pass (AdamW); its \
+             head time is that training, every candidate of a sweep included."
+                .to_string(),
+        );
+    }
     if let Some(extraction) = table.extraction.as_ref().filter(|e| e.decoded == 0) {
         notes.push(format!(
             "The last extract run decoded none of the {} images: every feature came from its cache.",

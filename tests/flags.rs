@@ -130,17 +130,21 @@ fn bad_values_of_typed_flags_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(value), "{stderr}");
     }
-    for (tool, args) in [
+    let cases: [(&str, &[&str]); 3] = [
         (
             "extract",
-            ["--variant", "b0", "--data", ".", "--tune-top", "0"],
+            &["--variant", "b0", "--data", ".", "--tune-top", "0"],
         ),
-        ("tune-train", ["x.parquet", "--out", "y", "--device", "gpu"]),
         (
             "tune-train",
-            ["x.parquet", "--out", "y", "--schedule", "linear"],
+            &["x.parquet", "--out", "y", "--device", "gpu"],
         ),
-    ] {
+        (
+            "tune-train",
+            &["x.parquet", "--out", "y", "--schedule", "linear"],
+        ),
+    ];
+    for (tool, args) in cases {
         let output = Command::new(bin.join(tool)).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{tool} {args:?}: {stderr}");

@@ -235,10 +235,10 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         .iter()
         .map(|r| (r["variant"].as_str().unwrap(), r["head"].as_str().unwrap()))
         .collect();
-    assert_eq!(kinds, [("lite0", "adam"), ("lite0", "top1")], "{rendered}");
+    assert_eq!(kinds, [("lite0", "adam"), ("lite0", "stage")], "{rendered}");
     let markdown = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(
-        markdown.contains("| EfficientNet-Lite0 | top-1 fine-tune |"),
+        markdown.contains("| EfficientNet-Lite0 | last-stage fine-tune |"),
         "{markdown}"
     );
 

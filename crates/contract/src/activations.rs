@@ -55,6 +55,10 @@ pub struct CutPoint {
     pub total_blocks: usize,
     /// `[channels, height, width]` of the tensor entering block `first_block`.
     pub shape: [usize; 3],
+    /// The top is exactly the last stage (`--tune-top stage`, or an N that equals
+    /// it): comparable across variants whose last stages differ in length.
+    #[serde(default)]
+    pub last_stage: bool,
 }
 
 impl CutPoint {

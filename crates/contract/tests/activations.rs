@@ -22,6 +22,7 @@ fn meta(blake3: &str) -> ActivationMeta {
             first_block: 15,
             total_blocks: 16,
             shape: [3, 2, 2],
+            last_stage: true,
         },
     }
 }

@@ -43,6 +43,7 @@ fn a_tuned_head_names_its_tune_file_and_a_new_format() {
             first_block: 15,
             total_blocks: 16,
             shape: [192, 7, 7],
+            last_stage: true,
         },
     });
     let bytes = tuned.to_bytes();

@@ -9,7 +9,7 @@ pub enum ReportError {
     },
     #[error("{path}: {reason}")]
     BadInput { path: PathBuf, reason: String },
-    #[error("{dir}: no head-train runs found (expected subfolders holding metrics.json, history.csv and head.safetensors)")]
+    #[error("{dir}: no head-train or tune-train runs found (expected subfolders holding metrics.json, history.csv and head.safetensors)")]
     NoRuns { dir: PathBuf },
     #[error(transparent)]
     FeatureFile(#[from] contract::FeatureFileError),

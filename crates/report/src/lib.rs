@@ -1,5 +1,7 @@
-//! effprobe stage 3: the comparison report. Reads only head-train's outputs
-//! (`metrics.json`, `history.csv`, `head.safetensors` metadata) and, when given,
+//! effprobe stage 3: the comparison report. Reads only head-train's and
+//! tune-train's outputs (`metrics.json`, `history.csv`, `head.safetensors`
+//! metadata, `predictions.csv`; tune-train's runs are the third head kind,
+//! top-N fine-tune, from `metrics.json`'s `tune`) and, when given,
 //! the feature folder's metadata (feature file footers and extract's `run.json`),
 //! and writes the B0..B7 table as markdown, CSV and JSON, the plots as SVG and
 //! PNG, and one self-contained HTML page. Never links libtorch.
@@ -33,7 +35,7 @@ pub const HTML_FILE: &str = "report.html";
 /// Where the report reads from.
 #[derive(Clone, Debug)]
 pub struct ReportInputs {
-    /// A folder of head-train output folders (or one such folder).
+    /// A folder of head-train or tune-train output folders (or one such folder).
     pub runs: PathBuf,
     /// The extract output folder: feature files and `run.json`.
     pub features: Option<PathBuf>,

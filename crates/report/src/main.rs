@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-/// Compare head-train and tune-train runs: writes report.md, report.csv, report.json,
-/// report.html and plots/*.svg|png into --out. Three head kinds: Adam, L-BFGS (head-train)
-/// and top-N fine-tune (tune-train); differences and paired tests compare runs of one kind.
+/// Compare head-train and tune-train runs (Adam, L-BFGS and top-N fine-tune heads):
+/// writes report.md, report.csv, report.json, report.html and plots/*.svg|png into --out.
+///
+/// Each run is one of three head kinds: Adam or L-BFGS (head-train's --optimizer), or
+/// top-N fine-tune (a tune-train run, N the blocks it trained). Rows are grouped by kind;
+/// differences, time ratios, paired tests and the recommendation compare runs of one kind.
 #[derive(Parser, Debug)]
 #[command(name = "report", version)]
 struct Cli {

@@ -2,7 +2,8 @@
 //! set cannot tell from the best, in one paragraph with the numbers behind it.
 //!
 //! * The Pareto front of (test loss, extraction cost) among the runs of the head
-//!   kind that reaches the lowest loss: the runs no cheaper run beats on loss.
+//!   kind (Adam, L-BFGS, top-N fine-tune) that reaches the lowest loss, of those
+//!   with two runs or more: the runs no cheaper run beats on loss.
 //! * Its knee: on the front, with log10 cost and loss each scaled to [0, 1], the
 //!   point farthest below the straight line from the cheapest point to the
 //!   lowest-loss one (where the loss bought per doubling of cost falls off).
@@ -14,11 +15,11 @@ use serde::Serialize;
 
 use crate::format;
 use crate::stats::{self, Paired};
-use crate::table::{head_label, Row};
+use crate::table::{fine_tuned_blocks, head_label, Row};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recommendation {
-    /// `adam` or `lbfgs`: the head kind considered.
+    /// The head kind considered (`adam`, `lbfgs`, `topN`: see [`crate::table::head_kind`]).
     pub head: String,
     /// Runs on the front, cheapest first.
     pub front: Vec<String>,
@@ -91,8 +92,12 @@ fn describe(row: &Row) -> String {
 }
 
 pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
+    // A kind with a single run has nothing to choose between: the lowest loss
+    // among the kinds with two or more.
+    let runs_of = |head: &str| all.iter().filter(|r| r.head == head).count();
     let best_overall = all
         .iter()
+        .filter(|r| runs_of(&r.head) >= 2)
         .min_by(|a, b| a.test_loss.total_cmp(&b.test_loss))?;
     let rows: Vec<&Row> = all.iter().filter(|r| r.head == best_overall.head).collect();
     if rows.len() < 2 {
@@ -121,11 +126,9 @@ pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
         })
     };
 
-    let kind = head_label(&best.head);
-    let kind = if best.head.starts_with("top") {
-        format!("{kind} runs")
-    } else {
-        format!("{kind} heads")
+    let kind = match fine_tuned_blocks(&best.head) {
+        Some(_) => format!("{} runs", head_label(&best.head)),
+        None => format!("{} heads", head_label(&best.head)),
     };
     let mut text = format!(
         "Among the {kind}, the models worth their extraction cost (the Pareto front of {split} loss against it) are {}.",

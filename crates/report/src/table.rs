@@ -1,5 +1,8 @@
-//! The comparison table: one row per head-train run, with differences and time
-//! ratios against a baseline row (B0 of the same head kind, else that kind's first row).
+//! The comparison table: one row per head-train or tune-train run, with
+//! differences and time ratios against a baseline row (B0 of the same head kind,
+//! else that kind's first row). A row's kind ([`head_kind`]) is head-train's
+//! optimiser (`adam`, `lbfgs`) or `topN` for a run that fine-tuned the last N
+//! blocks; rows are grouped, compared and recommended within their kind.
 
 use std::path::Path;
 
@@ -52,7 +55,7 @@ pub struct Row {
     /// The run this row's differences and ratio are against.
     pub baseline: String,
     pub image_size: u32,
-    /// Head training batch size; null for the full-batch solver.
+    /// Training batch size (head-train's or tune-train's); null for the full-batch solver.
     pub batch_size: Option<usize>,
     /// Backbone batch size during extraction (from `run.json`).
     pub extract_batch_size: Option<usize>,
@@ -83,15 +86,17 @@ pub struct Row {
     pub extraction_seconds: Option<f64>,
     /// Images that time covers: every row, or those the last extract run computed.
     pub extraction_images: Option<usize>,
-    /// head-train's `training_seconds` (every candidate and any refit).
+    /// `training_seconds` of head-train (every candidate and any refit) or of
+    /// tune-train (every candidate: the top blocks and the head over the cached
+    /// activations).
     pub head_seconds: f64,
     /// Extraction + head; unknown when the extraction time is.
     pub total_seconds: Option<f64>,
     /// `total_seconds` over the baseline's.
     pub time_ratio: Option<f64>,
-    /// Epochs the retraining estimate counts: an Adam head's own; for the
-    /// full-batch solver (no epochs) those of the comparison's Adam heads, else
-    /// the seed's 10.
+    /// Epochs the retraining estimate counts: an Adam head's or a fine-tune's
+    /// own; for the full-batch solver (no epochs) those of the comparison's Adam
+    /// heads, else the seed's 10.
     pub epochs: usize,
     /// Estimate: extraction seconds × epochs, what retraining through the frozen
     /// backbone every epoch (the seed's way) would have cost.
@@ -118,18 +123,67 @@ impl Row {
     }
 
     pub fn is_full_batch(&self) -> bool {
-        self.head == "lbfgs"
+        is_full_batch(&self.head)
+    }
+
+    /// A tune-train run (kind `topN`).
+    pub fn is_fine_tune(&self) -> bool {
+        fine_tuned_blocks(&self.head).is_some()
     }
 }
+
+/// The full-batch solver's kind: no batches, no epochs.
+pub fn is_full_batch(head: &str) -> bool {
+    head == "lbfgs"
+}
+
+/// The N of a fine-tune kind `topN` (`stage` for the last stage, whatever its
+/// length); `None` for head-train's kinds.
+pub fn fine_tuned_blocks(head: &str) -> Option<&str> {
+    if head == LAST_STAGE {
+        return Some(LAST_STAGE);
+    }
+    head.strip_prefix("top")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The kind of a fine-tune of exactly the last stage: B0's is one block, B7's
+/// four, and they belong in one comparison.
+pub const LAST_STAGE: &str = "stage";
 
 /// How a row's kind is shown: `Adam`, `L-BFGS`, `top-N fine-tune`.
 pub fn head_label(head: &str) -> String {
     match head {
         "adam" => "Adam".into(),
         "lbfgs" => "L-BFGS".into(),
-        other => match other.strip_prefix("top") {
+        LAST_STAGE => "last-stage fine-tune".into(),
+        other => match fine_tuned_blocks(other) {
             Some(blocks) => format!("top-{blocks} fine-tune"),
             None => other.into(),
+        },
+    }
+}
+
+/// The kind as prose and legends name one run of it: `Adam head`, `L-BFGS head`,
+/// `top-1 fine-tune`.
+pub fn head_noun(head: &str) -> String {
+    if fine_tuned_blocks(head).is_some() {
+        head_label(head)
+    } else {
+        format!("{} head", head_label(head))
+    }
+}
+
+/// Table order of the kinds: Adam, L-BFGS, the fine-tunes by blocks tuned, then
+/// any other by name.
+fn kind_order(head: &str) -> (u8, u64) {
+    match head {
+        "adam" => (0, 0),
+        "lbfgs" => (1, 0),
+        LAST_STAGE => (2, 0),
+        other => match fine_tuned_blocks(other).and_then(|n| n.parse().ok()) {
+            Some(blocks) => (2, blocks),
+            None => (3, 0),
         },
     }
 }
@@ -138,6 +192,7 @@ pub fn head_label(head: &str) -> String {
 /// tune-train run that fine-tuned the last N blocks.
 pub fn head_kind(metrics: &contract::HeadMetrics) -> String {
     match &metrics.tune {
+        Some(tune) if tune.cut.last_stage => LAST_STAGE.to_string(),
         Some(tune) => format!("top{}", tune.cut.top_blocks),
         None => metrics.options.optimizer.as_str().to_string(),
     }
@@ -165,13 +220,14 @@ impl Table {
             .into_iter()
             .map(|run| row(run, features, &mut notes))
             .collect();
-        rows.sort_by(|a, b| {
-            (&a.head, known::variant_rank(&a.variant), &a.variant, &a.run).cmp(&(
-                &b.head,
-                known::variant_rank(&b.variant),
-                &b.variant,
-                &b.run,
-            ))
+        rows.sort_by_cached_key(|r| {
+            (
+                kind_order(&r.head),
+                r.head.clone(),
+                known::variant_rank(&r.variant),
+                r.variant.clone(),
+                r.run.clone(),
+            )
         });
         compare_with_baselines(&mut rows);
         retraining_estimates(&mut rows, &mut notes);
@@ -272,7 +328,7 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         variant,
         baseline: String::new(),
         image_size: run.head.input_size,
-        batch_size: (head != "lbfgs").then_some(metrics.options.batch_size),
+        batch_size: (!is_full_batch(&head)).then_some(metrics.options.batch_size),
         head,
         extract_batch_size: extract.map(|r| r.batch_size),
         weights_bytes,
@@ -340,11 +396,12 @@ fn compare_with_baselines(rows: &mut [Row]) {
 }
 
 /// Retraining through the backbone costs its seconds × epochs. The full-batch
-/// solver has no epochs: its rows count the comparison's Adam epochs.
+/// solver has no epochs: its rows count the comparison's Adam epochs (a
+/// fine-tune's epochs are its own, and not lent).
 fn retraining_estimates(rows: &mut [Row], notes: &mut Vec<String>) {
     let adam_epochs = rows
         .iter()
-        .filter(|r| !r.is_full_batch())
+        .filter(|r| r.head == "adam")
         .map(|r| r.epochs)
         .max();
     let mut borrowed = false;

@@ -406,7 +406,12 @@ fn a_folder_without_runs_is_an_error() {
         out.path(),
     )
     .unwrap_err();
-    assert!(error.to_string().contains("no head-train runs"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("no head-train or tune-train runs"),
+        "{error}"
+    );
 }
 
 /// A copy of the fixture features where b1's file records its measured seconds

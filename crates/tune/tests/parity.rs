@@ -180,6 +180,12 @@ fn the_last_stage_cut_has_the_documented_shapes() {
     let b7 = cut_point(Variant::B7, None, 600, Padding::Symmetric).unwrap();
     assert_eq!((b7.top_blocks, b7.shape), (4, [384, 19, 19]));
     assert_eq!(b7.bytes_per_image(), 277_248);
+    assert!(
+        b0.last_stage && b7.last_stage,
+        "the last stage, whatever its length"
+    );
+    let b7_top1 = cut_point(Variant::B7, Some(1), 600, Padding::Symmetric).unwrap();
+    assert!(!b7_top1.last_stage, "one of B7's four last-stage blocks");
     let lite0 = cut_point(Variant::Lite0, None, 224, Padding::Same).unwrap();
     assert_eq!((lite0.top_blocks, lite0.shape), (1, [192, 7, 7]));
 }

@@ -63,8 +63,8 @@ pub fn cut_point(
     let arch = variant.architecture();
     let total = arch.blocks.len();
     let last_stage = arch.blocks.last().map_or(0, |b| b.stage);
-    let top =
-        top_blocks.unwrap_or_else(|| arch.blocks.iter().filter(|b| b.stage == last_stage).count());
+    let stage_blocks = arch.blocks.iter().filter(|b| b.stage == last_stage).count();
+    let top = top_blocks.unwrap_or(stage_blocks);
     if top == 0 || top > total {
         return Err(ModelError::BadCut {
             variant,
@@ -91,6 +91,7 @@ pub fn cut_point(
             size as usize,
             size as usize,
         ],
+        last_stage: top == stage_blocks,
     })
 }
 

@@ -1,6 +1,7 @@
-//! What the report reads: the head-train runs (`metrics.json`, `history.csv`,
-//! `head.safetensors` metadata) and, optionally, the feature folder's metadata
-//! (each feature file's footer and the extract run record `run.json`).
+//! What the report reads: the head-train and tune-train runs (the same records:
+//! `metrics.json`, `history.csv`, `head.safetensors` metadata) and, optionally,
+//! the feature folder's metadata (each feature file's footer and the extract run
+//! record `run.json`).
 
 //! Every one of these files is defined, written and read by the contract crate;
 //! this module only finds them.

@@ -9,7 +9,8 @@ use crate::error::{io_error, ReportError, Result};
 
 pub const HEAD_FILE: &str = contract::head_file::HEAD_FILE_NAME;
 
-/// One head-train output folder, read back.
+/// One head-train or tune-train output folder, read back (a tune-train run's
+/// `tune.safetensors` is not read: `metrics.json` says what was tuned).
 #[derive(Clone, Debug)]
 pub struct HeadRun {
     /// The folder's name (`b0`, `b0-lbfgs`, ...).

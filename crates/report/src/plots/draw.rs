@@ -79,10 +79,41 @@ pub struct Bars<'a> {
 /// Ticks asked of plotters on value axes.
 pub const VALUE_TICKS: usize = 6;
 
+/// Pixels left and right of a bar panel's plotting area: its margins and the
+/// value axis.
+const BAR_PANEL_MARGIN: u32 = 12;
+const BAR_PANEL_Y_LABELS: u32 = 72;
+
+/// How wide `text` is drawn in `style`, in pixels (a rough guess if the font
+/// cannot say).
+fn text_width(text: &str, style: &TextStyle) -> u32 {
+    style
+        .font
+        .box_size(text)
+        .map_or(text.chars().count() as u32 * 9, |(w, _)| w)
+}
+
+/// When category labels are too wide to stand side by side under `width` pixels
+/// of plotting area (many runs, or `B0 top-1 fine-tune`), the height they need
+/// turned upright; `None` when they fit across.
+fn upright_labels_height(labels: &[String], width: u32) -> Option<u32> {
+    let style = label_style();
+    let widest = labels
+        .iter()
+        .map(|l| text_width(l, &style))
+        .max()
+        .unwrap_or(0);
+    let per_category = width / labels.len().max(1) as u32;
+    (widest + 8 > per_category).then_some(widest + 16)
+}
+
 /// One bar per category with its value printed above it and, when given, its
 /// interval as an error bar.
 pub fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, bars: &Bars) -> DrawResult {
     let count = bars.labels.len().max(1);
+    let (area_width, _) = area.dim_in_pixel();
+    let plot_width = area_width.saturating_sub(2 * BAR_PANEL_MARGIN + BAR_PANEL_Y_LABELS);
+    let upright = upright_labels_height(bars.labels, plot_width);
     let highest = |i: usize| {
         bars.intervals
             .and_then(|intervals| intervals.get(i).copied().flatten())
@@ -101,14 +132,19 @@ pub fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, bars: &Bars)
         (None, false) => (0.0, if top > 0.0 { top * 1.15 } else { 1.0 }),
     };
     let axis = super::ticks::Axis::new(bars.y_label, low, high, VALUE_TICKS, bars.log);
-    let formatter = category_formatter(bars.labels);
+    let no_labels: Vec<String> = Vec::new();
+    let formatter = category_formatter(if upright.is_some() {
+        &no_labels
+    } else {
+        bars.labels
+    });
     let x_range = -0.5..count as f64 - 0.5;
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(bars.title, title_style())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(72);
+        .margin(BAR_PANEL_MARGIN)
+        .x_label_area_size(upright.unwrap_or(36))
+        .y_label_area_size(BAR_PANEL_Y_LABELS);
     macro_rules! finish {
         ($chart:ident, $y_of:expr) => {{
             $chart
@@ -124,6 +160,18 @@ pub fn bar_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, bars: &Bars)
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
                 .map_err(error)?;
+            if upright.is_some() {
+                // Reading upwards, each ending just under its bar.
+                let style = label_style()
+                    .transform(FontTransform::Rotate270)
+                    .pos(Pos::new(HPos::Right, VPos::Center));
+                $chart
+                    .draw_series(bars.labels.iter().enumerate().map(|(i, label)| {
+                        EmptyElement::at((i as f64, low))
+                            + Text::new(label.clone(), (0, 8), style.clone())
+                    }))
+                    .map_err(error)?;
+            }
             $chart
                 .draw_series(bars.values.iter().enumerate().map(|(i, &v)| {
                     let x = i as f64;

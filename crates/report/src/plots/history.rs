@@ -4,7 +4,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{error, label_style, small_style, title_style, DrawResult, BLUE, FONT, ORANGE};
 use super::ticks;
-use crate::table::{head_label, Row, Table};
+use crate::table::{head_noun, Row, Table};
 
 /// Panels per line of the grid.
 pub const COLUMNS: u32 = 3;
@@ -69,7 +69,7 @@ fn run_panel<DB: DrawingBackend>(
 ) -> DrawResult {
     let history = &row.history;
     let mut title = if mixed {
-        format!("{} ({} head)", row.model, head_label(&row.head))
+        format!("{} ({})", row.model, head_noun(&row.head))
     } else {
         row.model.clone()
     };

@@ -16,7 +16,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{io_error, ReportError, Result};
-use crate::table::Table;
+use crate::table::{Row, Table};
 
 /// The folder under the output where plot files go.
 pub const PLOTS_DIR: &str = "plots";
@@ -87,12 +87,25 @@ impl PlotKind {
             PlotKind::AccuracyVsParameters => {
                 "Each point a run; x the backbone's parameters in millions.".into()
             }
-            PlotKind::History => {
-                "One panel per run: train and validation (selection split) loss on the left axis (log when it spans decades), accuracy on the right. Adam: per epoch; L-BFGS: per iteration; after --sweep-l2 auto, the chosen strength's run before its refit.".into()
-            }
+            PlotKind::History => format!(
+                "One panel per run: train and validation (selection split) loss on the left axis (log when it spans decades), accuracy on the right. Adam: per epoch; L-BFGS: per iteration{}; after --sweep-l2 auto, the chosen strength's run before its refit.",
+                if table.rows.iter().any(Row::is_fine_tune) {
+                    "; top-N fine-tune: per epoch, the kept candidate's"
+                } else {
+                    ""
+                }
+            ),
             PlotKind::Time => {
+                let (fine_tunes, fine_tune_estimate) = if table.rows.iter().any(Row::is_fine_tune) {
+                    (
+                        " (for a top-N fine-tune, its blocks and head on the activations the same pass cached)",
+                        "; for a fine-tune the forward passes alone, without its backward pass",
+                    )
+                } else {
+                    ("", "")
+                };
                 if table.rows.iter().any(|r| r.extraction_seconds.is_some()) {
-                    "Ours: the backbone once per image (extraction) plus head training on the cached features. Estimate: the measured backbone time × the epochs (the Adam heads' for the full-batch solver), what retraining through the frozen backbone every epoch (the seed's way) costs on this machine. Crosses: the seed's published GPU training times, B0 9.8 min and B7 307 min (its other rows were not available to this project).".into()
+                    format!("Ours: the backbone once per image (extraction) plus head training on the cached features{fine_tunes}. Estimate: the measured backbone time × the epochs (the Adam heads' for the full-batch solver), what retraining through the frozen backbone every epoch (the seed's way) costs on this machine{fine_tune_estimate}. Crosses: the seed's published GPU training times, B0 9.8 min and B7 307 min (its other rows were not available to this project).")
                 } else {
                     "Head training only: no extract run.json was given (--features), so extraction and the retraining estimate are unknown.".into()
                 }

@@ -8,7 +8,7 @@ use super::draw::{
 use super::ticks::Axis;
 use crate::known;
 use crate::plots::capitalized;
-use crate::table::{head_label, Table};
+use crate::table::{head_noun, Table};
 
 /// Accuracy (y) against the backbone's parameters in millions (x), a series per head kind.
 pub fn accuracy_vs_parameters<DB: DrawingBackend>(
@@ -75,7 +75,7 @@ pub fn accuracy_vs_parameters<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
             .map_err(error)?
-            .label(format!("{} head", head_label(head)))
+            .label(head_noun(head))
             .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
         chart
             .draw_series(series.iter().map(|&p| Circle::new(p, 6, color.filled())))

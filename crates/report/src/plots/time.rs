@@ -8,7 +8,7 @@ use super::draw::{
 use super::ticks::Axis;
 use crate::format;
 use crate::known;
-use crate::table::Table;
+use crate::table::{Row, Table};
 
 /// Per run, ours (extraction once + head training, stacked) beside the estimated
 /// cost of retraining through the backbone every epoch, and the seed's own
@@ -97,7 +97,11 @@ pub fn time<DB: DrawingBackend>(table: &Table, root: &DrawingArea<DB, Shift>) ->
             )
         }))
         .map_err(error)?
-        .label("ours: head training on cached features")
+        .label(if table.rows.iter().any(Row::is_fine_tune) {
+            "ours: training on cached features (head; fine-tune: top blocks + head)"
+        } else {
+            "ours: head training on cached features"
+        })
         .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], ORANGE.filled()));
     chart
         .draw_series(table.rows.iter().enumerate().map(|(i, r)| {

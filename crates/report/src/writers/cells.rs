@@ -116,7 +116,7 @@ pub fn footnotes(table: &Table) -> Vec<String> {
          features; total = extraction + head, unknown (–) when extraction is."
             .to_string(),
     );
-    if table.rows.iter().any(|r| r.head.starts_with("top")) {
+    if table.rows.iter().any(Row::is_fine_tune) {
         notes.push(
             "top-N fine-tune: tune-train trained the last N blocks, the head convolution and a \
              linear classifier over activations cached by the same extraction pass (AdamW); its \

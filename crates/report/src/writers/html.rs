@@ -2,7 +2,7 @@
 
 use super::cells::{cells, footnotes, is_numeric_column};
 use crate::plots::PlotFile;
-use crate::table::Table;
+use crate::table::{Row, Table};
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0; color: #1a1a1a; background: #fafafa; }
@@ -50,8 +50,13 @@ pub fn html(table: &Table, plots: &[PlotFile], source: &str) -> String {
         "<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
     ));
     out.push_str("<h1>effprobe report</h1>\n");
+    let trained = if table.rows.iter().any(Row::is_fine_tune) {
+        "heads trained on the cached features, fine-tuned top blocks on the cached activations"
+    } else {
+        "heads trained on the cached features"
+    };
     out.push_str(&format!(
-        "<p class=\"lead\">{} runs from <code>{}</code>: frozen backbones run once per image, heads trained on the cached features.</p>\n",
+        "<p class=\"lead\">{} runs from <code>{}</code>: frozen backbones run once per image, {trained}.</p>\n",
         table.rows.len(),
         escape(source)
     ));

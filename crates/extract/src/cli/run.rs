@@ -42,8 +42,9 @@ pub struct Args {
     #[arg(long, default_value_t = 256)]
     chunk_rows: usize,
     /// Also cache, per image, the float16 tensor entering the last N blocks
-    /// (`stage`: the last stage's), from the same forward pass, for tune-train.
-    #[arg(long, value_name = "N|stage")]
+    /// (`stage`, or the flag alone: the last stage's), from the same forward pass,
+    /// for tune-train.
+    #[arg(long, value_name = "N|stage", num_args = 0..=1, default_missing_value = "stage")]
     tune_top: Option<extract::model::TopBlocks>,
     #[command(flatten)]
     backbone: super::settings::BackboneArgs,

@@ -2,27 +2,13 @@
 //! every number in the table checked against the fixture files themselves, and
 //! every plot a valid SVG and PNG.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use report::{PlotKind, ReportInputs};
-use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+mod common;
 
-/// Every file directly in `from`, copied into `to` (created).
-fn copy_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-    }
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{copy_files, fixtures, read_json};
 
 /// What the fixture files say about one run, read without the report crate.
 struct Expected {

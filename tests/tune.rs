@@ -277,7 +277,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     let mut resizer = fast_image_resize::Resizer::new();
     for photo in &photos {
         let bytes = std::fs::read(photo).unwrap();
-        keys.push(blake3_hex(&bytes));
+        keys.push(dataset::inspect::content_key(&bytes));
         let rgb =
             extract::preprocess::decode_rgb(&bytes, extract::preprocess::DecodeLimits::default())
                 .unwrap();
@@ -299,8 +299,4 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         keys.len()
     );
     assert!(worst <= 1e-5, "export vs tune-train: max |Δp| {worst:e}");
-}
-
-fn blake3_hex(bytes: &[u8]) -> String {
-    dataset::inspect::content_key(bytes)
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{copy_files, fixtures, read_json};
+use common::{copy_files, evaluation, fixtures, read_json};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
@@ -218,13 +218,7 @@ fn fine_tunes_are_a_third_head_kind_beside_the_probes() {
             assert_eq!(tune[key], probe[key], "{run} {key}");
         }
         let metrics = read_json(&runs.join(run).join("metrics.json"));
-        let evaluation = metrics["splits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["role"] == "evaluation")
-            .unwrap()
-            .clone();
+        let evaluation = evaluation(&metrics);
         for (ours, theirs) in [
             ("test_loss", "log_loss"),
             ("test_accuracy", "accuracy"),

@@ -8,7 +8,7 @@ use report::{PlotKind, ReportInputs};
 
 mod common;
 
-use common::{copy_files, fixtures, read_json};
+use common::{copy_files, evaluation, fixtures, read_json};
 
 /// What the fixture files say about one run, read without the report crate.
 struct Expected {
@@ -110,13 +110,7 @@ fn expected() -> Vec<Expected> {
                 source,
             )| {
                 let metrics = read_json(&fixtures.join("runs").join(run).join("metrics.json"));
-                let evaluation = metrics["splits"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|s| s["role"] == "evaluation")
-                    .unwrap()
-                    .clone();
+                let evaluation = evaluation(&metrics);
                 assert_eq!(evaluation["split"], "test");
                 Expected {
                     run,

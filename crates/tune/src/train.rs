@@ -7,7 +7,7 @@ use std::time::Instant;
 use contract::history::HistoryRow;
 use contract::metrics::{CandidateRecord, SplitMetrics, ThresholdRule};
 use extract::model::{Backbone, TunableTop};
-use head::model::{sigmoid, softplus, Predictions};
+use head::model::{outputs_for, probabilities, Predictions};
 use head::rng::SplitMix64;
 use head::roles::RolePlan;
 use tch::{Device, Kind, Reduction, Tensor};
@@ -146,14 +146,6 @@ pub struct TunedRun {
     pub evaluation_seconds: f64,
 }
 
-fn outputs(classes: usize) -> usize {
-    if classes == 2 {
-        1
-    } else {
-        classes
-    }
-}
-
 /// Class probabilities of `rows`, the top in evaluation mode.
 pub fn predict(
     top: &TunableTop,
@@ -176,24 +168,11 @@ pub fn predict(
                 .f_to_device(Device::Cpu)?
                 .f_flatten(0, -1)?,
         )?;
-        let width = outputs(classes);
-        for (i, &row) in batch.iter().enumerate() {
+        let mut row_probs = vec![0.0; classes];
+        for (z, &row) in logits.chunks_exact(outputs_for(classes)).zip(batch) {
             let label = data.rows.labels[row] as usize;
-            let z = &logits[i * width..(i + 1) * width];
-            if classes == 2 {
-                let p = sigmoid(z[0]);
-                probs.extend([1.0 - p, p]);
-                true_log_prob.push(if label == 1 {
-                    -softplus(-z[0])
-                } else {
-                    -softplus(z[0])
-                });
-            } else {
-                let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let log_sum = z.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
-                probs.extend(z.iter().map(|v| (v - log_sum).exp()));
-                true_log_prob.push(z[label] - log_sum);
-            }
+            true_log_prob.push(probabilities(z, label, &mut row_probs));
+            probs.extend_from_slice(&row_probs);
         }
     }
     Ok(Predictions {
@@ -241,7 +220,7 @@ impl Fit<'_> {
         let device = o.device;
         let mut top = self
             .backbone
-            .top(self.data.cut(), outputs(classes), o.seed, device)?;
+            .top(self.data.cut(), outputs_for(classes), o.seed, device)?;
         top.update_batch_norm = o.update_batch_norm;
         let mut optimizer = AdamW::new(top.parameters(), weight_decay)?;
         let fit = &self.plan.fit.rows;

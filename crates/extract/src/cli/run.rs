@@ -232,8 +232,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 v.variant, v.rows, v.output, v.computed, v.cached_hits, v.backbone_seconds, v.images_per_second,
                 v.device, v.precision, v.batch_size
             );
-        }
-        for v in &record.variants {
             if let Some(a) = &v.activations {
                 eprintln!(
                     "  {:<6} activations entering block {} of {} ({}x{}x{} f16, {} KB per image, {} rows) -> {}",

@@ -20,3 +20,14 @@ pub fn copy_files(from: &Path, to: &Path) {
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// The split of a `metrics.json` with the evaluation role.
+pub fn evaluation(metrics: &Value) -> Value {
+    metrics["splits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == "evaluation")
+        .unwrap()
+        .clone()
+}

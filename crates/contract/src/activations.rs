@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::safetensors_bytes::{safetensors_bytes, TensorBytes};
+use crate::safetensors_bytes::{required, safetensors_bytes, string_map, TensorBytes};
 use crate::{Preprocessing, WeightsIdentity};
 
 pub const ACTIVATIONS_FORMAT: &str = "effprobe-activations/1";
@@ -82,7 +82,7 @@ pub struct ActivationMeta {
 
 impl ActivationMeta {
     fn to_metadata(&self, keys: &[String]) -> BTreeMap<String, String> {
-        [
+        string_map([
             ("format", ACTIVATIONS_FORMAT.to_string()),
             ("keys", to_json(&keys)),
             ("variant", self.variant.clone()),
@@ -90,10 +90,7 @@ impl ActivationMeta {
             ("weights.blake3", self.weights.blake3.clone()),
             ("preprocessing", to_json(&self.preprocessing)),
             ("cut", to_json(&self.cut)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        ])
     }
 
     fn from_metadata(
@@ -104,11 +101,7 @@ impl ActivationMeta {
             path: path.to_path_buf(),
             reason,
         };
-        let get = |key: &str| {
-            metadata
-                .get(key)
-                .ok_or_else(|| bad(format!("metadata key {key} missing")))
-        };
+        let get = |key: &str| required(metadata, key).map_err(bad);
         let format = get("format")?;
         if format != ACTIVATIONS_FORMAT {
             return Err(bad(format!(
@@ -124,10 +117,10 @@ impl ActivationMeta {
         }
         let keys: Vec<String> = parse(get("keys")?, "keys", bad)?;
         let meta = ActivationMeta {
-            variant: get("variant")?.clone(),
+            variant: get("variant")?.to_string(),
             weights: WeightsIdentity {
-                source: get("weights.source")?.clone(),
-                blake3: get("weights.blake3")?.clone(),
+                source: get("weights.source")?.to_string(),
+                blake3: get("weights.blake3")?.to_string(),
             },
             preprocessing: parse(get("preprocessing")?, "preprocessing", bad)?,
             cut: parse(get("cut")?, "cut", bad)?,

@@ -14,12 +14,11 @@
 //! `weights.blake3`, `weights.location` (where the weights can be loaded again,
 //! when the features recorded it), `threshold`, `standardized`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use safetensors::SafeTensors;
 
-use crate::safetensors_bytes::{f32_bytes, safetensors_bytes, TensorBytes};
+use crate::safetensors_bytes::{f32_bytes, required, safetensors_bytes, string_map, TensorBytes};
 use crate::{Preprocessing, WeightsIdentity};
 
 /// A tensor's shape and values.
@@ -150,12 +149,7 @@ impl HeadFile {
         };
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let metadata = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| {
-            metadata
-                .get(key)
-                .cloned()
-                .ok_or_else(|| bad(format!("metadata key {key} missing")))
-        };
+        let get = |key: &str| required(&metadata, key).map(str::to_string).map_err(bad);
         let format = get("format")?;
         if format != HEAD_FORMAT && format != TUNED_HEAD_FORMAT {
             return Err(bad(format!(
@@ -294,7 +288,7 @@ impl HeadFile {
                 f32_bytes(&s.scale),
             ));
         }
-        let mut metadata: BTreeMap<String, String> = [
+        let mut metadata = string_map([
             (
                 "format",
                 if self.tune.is_some() {
@@ -314,10 +308,7 @@ impl HeadFile {
             ("weights.blake3", self.weights.blake3.clone()),
             ("threshold", self.threshold.to_string()),
             ("standardized", self.standardization.is_some().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ]);
         if let Some(location) = &self.weights_location {
             metadata.insert("weights.location".into(), location.clone());
         }

@@ -3,7 +3,7 @@
 //! `safetensors` crate because its header comes from a `HashMap` whose order
 //! changes from run to run: this way equal contents give byte-identical files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One tensor: name, safetensors dtype (`F32`, `F16`), shape, little-endian bytes.
 pub struct TensorBytes<'a> {
@@ -47,4 +47,17 @@ pub fn f32_values(bytes: &[u8]) -> Vec<f32> {
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
+}
+
+/// A file's metadata from `(key, value)` pairs.
+pub fn string_map<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// A metadata value every reader of the file needs.
+pub fn required<'a>(metadata: &'a HashMap<String, String>, key: &str) -> Result<&'a str, String> {
+    metadata
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| format!("metadata key {key} missing"))
 }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use safetensors::SafeTensors;
 
 use crate::activations::CutPoint;
-use crate::safetensors_bytes::{f32_bytes, f32_values, safetensors_bytes, TensorBytes};
+use crate::safetensors_bytes::{
+    f32_bytes, f32_values, required, safetensors_bytes, string_map, TensorBytes,
+};
 use crate::WeightsIdentity;
 
 pub const TUNE_FILE_NAME: &str = "tune.safetensors";
@@ -62,12 +64,7 @@ impl TuneFile {
         };
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let metadata = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| {
-            metadata
-                .get(key)
-                .cloned()
-                .ok_or_else(|| bad(format!("metadata key {key} missing")))
-        };
+        let get = |key: &str| required(&metadata, key).map(str::to_string).map_err(bad);
         let format = get("format")?;
         if format != TUNE_FORMAT {
             return Err(bad(format!(
@@ -125,7 +122,7 @@ impl TuneFile {
                 bytes,
             })
             .collect();
-        let metadata: BTreeMap<String, String> = [
+        let metadata = string_map([
             ("format", TUNE_FORMAT.to_string()),
             ("variant", self.variant.clone()),
             ("family", self.family.clone()),
@@ -144,10 +141,7 @@ impl TuneFile {
                 }
                 .to_string(),
             ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ]);
         safetensors_bytes(&tensors, &metadata)
     }
 

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use backbone::recipe::torchvision_recipe;
 use contract::metrics::HeadMetrics;
 use contract::run_record::RunRecord;
 use contract::{extra, Preprocessing, WeightsIdentity};
 use extract::pipeline::{extract, Backbone, BackboneError, ExtractOptions, ProgressMode};
-use extract::preprocess::torchvision_recipe;
 
 /// Per-channel means of a 16×16 input, scaled: a pure function of the pixels.
 struct ChannelMeans {

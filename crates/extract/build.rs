@@ -1,2 +1,2 @@
-//! Link-time fixes for libtorch: see libtorch_link.rs (shared with crates/tune).
-include!("libtorch_link.rs");
+//! Link-time fixes for libtorch: see crates/backbone/libtorch_link.rs (shared with crates/tune).
+include!("../backbone/libtorch_link.rs");

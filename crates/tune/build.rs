@@ -1,2 +1,2 @@
 //! The same link-time fixes for libtorch as extract's (rpath, libtorch_cuda kept).
-include!("../extract/libtorch_link.rs");
+include!("../backbone/libtorch_link.rs");

@@ -112,6 +112,17 @@ pub fn head_outputs(classes: usize) -> usize {
 }
 
 impl HeadFile {
+    /// The identity of the features this head was trained on.
+    pub fn identity(&self) -> crate::FeatureIdentity {
+        crate::FeatureIdentity {
+            model: self.variant.clone(),
+            feature_dim: self.feature_dim,
+            feature_layer: self.feature_layer.clone(),
+            weights_blake3: self.weights.blake3.clone(),
+            preprocessing: self.preprocessing.clone(),
+        }
+    }
+
     pub fn outputs(&self) -> usize {
         head_outputs(self.classes.len())
     }

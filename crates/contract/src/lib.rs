@@ -28,6 +28,7 @@ mod error;
 pub mod extra;
 pub mod head_file;
 pub mod history;
+mod identity;
 mod meta;
 pub mod metrics;
 pub mod predictions;
@@ -43,6 +44,7 @@ mod writer;
 
 pub use error::FeatureFileError;
 pub use head_file::{HeadFile, HeadFileError};
+pub use identity::FeatureIdentity;
 pub use meta::{
     FeatureMeta, Interpolation, Preprocessing, ResizeMode, WeightsIdentity, FORMAT_VERSION,
 };

@@ -189,16 +189,6 @@ impl FeatureMeta {
             extra,
         })
     }
-
-    /// True when rows of `self` and `other` are interchangeable: same backbone,
-    /// weights and recipe (creation time and tool version may differ).
-    pub fn same_features_as(&self, other: &FeatureMeta) -> bool {
-        self.variant == other.variant
-            && self.feature_dim == other.feature_dim
-            && self.feature_layer == other.feature_layer
-            && self.preprocessing == other.preprocessing
-            && self.weights == other.weights
-    }
 }
 
 /// Only used on plain structs and strings, which cannot fail to serialise.

@@ -2,13 +2,10 @@
 //! frozen backbone once per image.
 //!
 //! Finding images, labels and splits is the `dataset` crate's (no libtorch);
-//! `runtime` reports what libtorch can see.
+//! the networks, their weights and recipes are the `backbone` crate's. This
+//! crate owns the pipeline between them: decode once, resize per recipe, batch,
+//! cache, resume, shards; and `predict` / `export` over a trained head.
 
-pub mod extractor;
-pub mod hub_cache;
-pub mod model;
 pub mod pipeline;
 pub mod predict;
 pub mod preprocess;
-pub mod runtime;
-pub mod weights_spec;

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use backbone::efficientnet::{EfficientNetWeights, WeightsOptions};
+use backbone::{FeatureNet, Placement};
 use contract::{FeatureDataset, Interpolation, ResizeMode};
-use extract::model::{Backbone, LoadOptions};
 
 fn lite_weights(n: u32) -> Option<PathBuf> {
     let path = testkit::workspace_root().join(format!("data/weights/lite{n}.safetensors"));
@@ -50,10 +51,11 @@ fn lite_matches_efficientnet_lite_pytorch_on_the_same_tensors() {
                 .unwrap()
         };
 
-        let backbone = Backbone::from_safetensors(&weights, &LoadOptions::default()).unwrap();
+        let backbone = EfficientNetWeights::open(&weights, &WeightsOptions::default()).unwrap();
         assert_eq!(backbone.variant.name(), format!("lite{n}"));
         assert_eq!(backbone.bn_eps, 1e-3);
-        let ours = backbone.features(&get("inputs")).unwrap();
+        let network = backbone.build(Placement::cpu(), None).unwrap();
+        let ours = network.features(&get("inputs")).unwrap();
         let expected = get("features");
         assert_eq!(ours.size(), expected.size());
         let error = (&ours - &expected).abs().max().double_value(&[])
@@ -146,15 +148,15 @@ fn lite_weights_name_their_family_and_refuse_other_variants() {
     let Some(weights) = lite_weights(1) else {
         return;
     };
-    let backbone = Backbone::from_safetensors(&weights, &LoadOptions::default()).unwrap();
+    let backbone = EfficientNetWeights::open(&weights, &WeightsOptions::default()).unwrap();
     assert_eq!(backbone.variant.name(), "lite1");
     assert_eq!(
         backbone.family,
-        Some(extract::model::Family::EfficientnetLite)
+        Some(backbone::efficientnet::Family::EfficientnetLite)
     );
-    assert_eq!(backbone.padding, extract::model::Padding::Same);
+    assert_eq!(backbone.padding, backbone::efficientnet::Padding::Same);
     let lite0 =
-        Backbone::from_safetensors(&lite_weights(0).unwrap(), &LoadOptions::default()).unwrap();
+        EfficientNetWeights::open(&lite_weights(0).unwrap(), &WeightsOptions::default()).unwrap();
     // The package's parameters less its classifier `_fc` (1280 x 1000 + 1000).
     assert_eq!(lite0.parameter_count(), 3_371_008);
 
@@ -162,13 +164,12 @@ fn lite_weights_name_their_family_and_refuse_other_variants() {
         ("b1", "publishes no EfficientNet-b1"),
         ("lite2", "not lite2: pass --variant lite1"),
     ] {
-        let options = LoadOptions {
+        let options = WeightsOptions {
             variant: Some(requested.parse().unwrap()),
-            ..LoadOptions::default()
+            ..WeightsOptions::default()
         };
-        let error = Backbone::from_safetensors(&weights, &options)
-            .err()
-            .expect("wrong variant refused")
+        let error = EfficientNetWeights::open(&weights, &options)
+            .expect_err("wrong variant refused")
             .to_string();
         assert!(
             error.contains(expected) && error.contains("lite1.safetensors"),

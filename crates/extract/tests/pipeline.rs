@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use backbone::recipe::torchvision_recipe;
 use contract::{FeatureDataset, Interpolation, Preprocessing, WeightsIdentity};
 use dataset::{scan, ScanOptions};
 use extract::pipeline::{extract, Backbone, BackboneError, ExtractOptions, ProgressMode, Shard};
-use extract::preprocess::torchvision_recipe;
 
 /// Features = per-channel mean and variance of the input plus a pixel checksum:
 /// a pure function of the preprocessed input, as a real backbone is.

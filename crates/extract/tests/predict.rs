@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use backbone::recipe::RecipeOverrides;
+use backbone::{prepare_native, RunSettings, WeightsSpec};
 use contract::head_file::{HeadFile, HeadStandardization};
 use contract::{FeatureDataset, Preprocessing, Split};
-use extract::model::Precision;
-use extract::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
 
 const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 
@@ -76,22 +76,22 @@ fn rows(csv: &str, classes: usize) -> Vec<Row> {
 /// Backbone identity, recipe and location of some weights, loaded as predict does.
 fn identity(weights: &str) -> (contract::WeightsIdentity, Preprocessing, String) {
     let settings = RunSettings {
-        device: tch::Device::Cpu,
-        precision: Precision::Fp32,
-        layout: None,
-        padding: None,
         hub_cache: PathBuf::from("/nonexistent"),
+        ..RunSettings::cpu()
     };
     let spec: WeightsSpec = weights.parse().unwrap();
-    let loaded = load(
+    let loaded = prepare_native(
         Some("lite0".parse().unwrap()),
         &spec,
         &settings,
         &RecipeOverrides::default(),
     )
     .unwrap();
+    let backbone::Weights::EfficientNet(native) = &loaded.weights else {
+        unreachable!("native weights")
+    };
     (
-        loaded.model.weights.clone(),
+        native.identity.clone(),
         loaded.recipe,
         loaded.location.to_string(),
     )
@@ -111,7 +111,7 @@ fn made_up_head(dir: &Path, weights: &str, standardized: bool) -> PathBuf {
             scale: (0..dim).map(|j| 0.5 + (j % 5) as f32 * 0.1).collect(),
         }),
         variant: "lite0".into(),
-        feature_layer: extract::model::FEATURE_LAYER.into(),
+        feature_layer: backbone::efficientnet::FEATURE_LAYER.into(),
         preprocessing,
         weights: identity,
         weights_location: Some(location),

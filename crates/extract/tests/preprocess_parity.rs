@@ -2,9 +2,10 @@
 
 use std::io::Write;
 
+use backbone::recipe::{timm_recipe, torchvision_recipe};
 use contract::{Interpolation, Preprocessing, ResizeMode};
 use dataset::{scan, ScanOptions};
-use extract::preprocess::{decode_rgb, resize_for_input, timm_recipe, DecodeLimits};
+use extract::preprocess::{decode_rgb, resize_for_input, DecodeLimits};
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
@@ -86,7 +87,7 @@ fn torchvision_bilinear_crop_at_an_odd_size_matches_pil() {
     if !resources_present() {
         return;
     }
-    let recipe = extract::preprocess::torchvision_recipe(
+    let recipe = torchvision_recipe(
         255,
         241,
         Interpolation::Bilinear,

@@ -7,7 +7,7 @@ pub enum TuneError {
     #[error(transparent)]
     Activations(#[from] contract::activations::ActivationError),
     #[error(transparent)]
-    Model(#[from] extract::model::ModelError),
+    Model(#[from] backbone::ModelError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error(transparent)]

@@ -12,6 +12,7 @@ pub mod data;
 mod error;
 pub mod output;
 pub mod train;
+pub mod weights;
 
 pub use error::TuneError;
 pub use train::{train, Schedule, TuneOptions, TunedRun};

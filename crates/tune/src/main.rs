@@ -10,10 +10,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use backbone::DeviceRequest;
 use clap::{Parser, ValueEnum};
 use contract::metrics::ThresholdRule;
-use extract::model::{DeviceRequest, Precision, Variant};
-use extract::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
 use tune::data::TuneData;
 use tune::{Schedule, TuneOptions};
 
@@ -144,47 +143,14 @@ fn run(cli: Cli) -> Result<()> {
     let started = Instant::now();
     let data = TuneData::open(&cli.inputs, options.activations.as_deref())
         .context("reading the features and activations")?;
-    let meta = &data.rows.meta;
-    let spec_text = match (&cli.weights, meta.weights_location()) {
-        (Some(given), _) => given.clone(),
-        (None, Some(recorded)) => recorded.to_string(),
-        (None, None) => bail!(
-            "{} does not record where its weights are; pass them with --weights (blake3 {})",
-            cli.inputs[0].display(),
-            meta.weights.blake3
-        ),
-    };
-    let spec: WeightsSpec = spec_text
-        .parse()
-        .map_err(|reason| anyhow::anyhow!("--weights {spec_text}: {reason}"))?;
-    let variant: Variant = meta.variant.parse().context("the feature file's variant")?;
-    let settings = RunSettings {
-        device: tch::Device::Cpu,
-        precision: Precision::Fp32,
-        layout: None,
-        padding: None,
-        hub_cache: cli
-            .hf_cache
-            .clone()
-            .unwrap_or_else(extract::hub_cache::default_cache_dir),
-    };
-    let overrides = RecipeOverrides {
-        input_size: Some(meta.preprocessing.input_size),
-        ..RecipeOverrides::default()
-    };
-    let loaded = load(Some(variant), &spec, &settings, &overrides)
-        .with_context(|| format!("loading the weights {spec_text}"))?;
-    if loaded.model.weights.blake3 != meta.weights.blake3 {
-        bail!(
-            "--weights {spec_text} (blake3 {}) are not the weights the activations came from ({}, blake3 {})",
-            loaded.model.weights.blake3,
-            meta.weights.source,
-            meta.weights.blake3
-        );
-    }
+    let hub_cache = cli
+        .hf_cache
+        .clone()
+        .unwrap_or_else(backbone::hub_cache::default_cache_dir);
+    let weights = tune::weights::load(&data.rows.meta, cli.weights.as_deref(), &hub_cache)?;
     let load_seconds = started.elapsed().as_secs_f64();
-    let run = tune::train(&data, &loaded.model, &options, load_seconds).context("fine-tuning")?;
-    run.write(&cli.out, &data, &loaded.model, &options)
+    let run = tune::train(&data, &weights, &options, load_seconds).context("fine-tuning")?;
+    run.write(&cli.out, &data, &weights, &options)
         .with_context(|| format!("writing results to {}", cli.out.display()))?;
     if cli.quiet {
         return Ok(());

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use backbone::efficientnet::{tuned_feature_layer, EfficientNetWeights};
 use contract::head_file::{HeadFile, TuneLink};
 use contract::metrics::{
     Activation, ClassWeight, FeaturesSummary, HeadMetrics, HeadOptions, HeadTiming, Optimizer,
@@ -12,7 +13,6 @@ use contract::metrics::{
 };
 use contract::predictions::{PredictionRow, Predictions};
 use contract::tune_file::{TuneFile, TUNE_FILE_NAME};
-use extract::model::{tuned_feature_layer, Backbone};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::TuneData;
@@ -36,7 +36,7 @@ impl TunedRun {
         &self,
         out: &Path,
         data: &TuneData,
-        backbone: &Backbone,
+        backbone: &EfficientNetWeights,
         options: &TuneOptions,
     ) -> Result<()> {
         std::fs::create_dir_all(out).map_err(|source| TuneError::Io {

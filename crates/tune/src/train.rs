@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use backbone::efficientnet::{EfficientNetWeights, TunableTop};
 use contract::history::HistoryRow;
 use contract::metrics::{CandidateRecord, SplitMetrics, ThresholdRule};
-use extract::model::{Backbone, TunableTop};
 use head::model::{outputs_for, probabilities, Predictions};
 use head::rng::SplitMix64;
 use head::roles::RolePlan;
@@ -209,7 +209,7 @@ struct Fit<'a> {
     data: &'a TuneData,
     plan: &'a RolePlan,
     options: &'a TuneOptions,
-    backbone: &'a Backbone,
+    backbone: &'a EfficientNetWeights,
 }
 
 impl Fit<'_> {
@@ -335,7 +335,7 @@ impl Fit<'_> {
 /// Trains every candidate of the grid, keeps the lowest selection loss, scores it.
 pub fn train(
     data: &TuneData,
-    backbone: &Backbone,
+    backbone: &EfficientNetWeights,
     options: &TuneOptions,
     load_seconds: f64,
 ) -> Result<TunedRun> {

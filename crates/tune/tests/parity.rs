@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use backbone::efficientnet::{EfficientNetWeights, Variant, WeightsOptions};
+use backbone::{FeatureNet, Placement};
 use contract::tune_file::TuneFile;
-use extract::model::{Backbone, LoadOptions, Variant};
 use tch::{Device, Kind, Tensor};
 
 const TOLERANCE: f64 = 1e-4;
@@ -26,12 +27,13 @@ fn images(size: i64, seed: i64) -> Tensor {
 }
 
 /// Checks every top size in `tops` (`None`: the last stage) at `size` pixels.
-fn check_parity(backbone: &Backbone, size: u32, tops: &[Option<usize>]) {
+fn check_parity(backbone: &EfficientNetWeights, size: u32, tops: &[Option<usize>]) {
     let input = images(i64::from(size), 5);
-    let full = backbone.features(&input).expect("full forward");
+    let network = backbone.build(Placement::cpu(), None).expect("network");
+    let full = network.features(&input).expect("full forward");
     for &top_blocks in tops {
         let cut = backbone.cut_point(top_blocks, size).expect("cut");
-        let activation = backbone.activation(&input, &cut).expect("activation");
+        let activation = network.activation(&input, &cut).expect("activation");
         let shape: Vec<i64> = cut.shape.iter().map(|&d| d as i64).collect();
         assert_eq!(
             &activation.size()[1..],
@@ -54,12 +56,13 @@ fn check_parity(backbone: &Backbone, size: u32, tops: &[Option<usize>]) {
 
 /// The float16 path: extract's cached activation, the top over it, and the
 /// backbone with the top swapped in (rounding at the cut) agree.
-fn check_cached_path(mut backbone: Backbone, size: u32) {
+fn check_cached_path(backbone: EfficientNetWeights, size: u32) {
     let input = images(i64::from(size), 6);
     let cut = backbone.cut_point(None, size).expect("cut");
-    let exact = backbone.activation(&input, &cut).expect("activation");
-    backbone.set_activation_cut(Some(cut));
-    let (_, cached) = backbone.features_and_activation(&input).expect("forward");
+    let mut network = backbone.build(Placement::cpu(), None).expect("network");
+    let exact = network.activation(&input, &cut).expect("activation");
+    network.set_activation_cut(Some(cut));
+    let (_, cached) = network.features_and_activation(&input).expect("forward");
     let cached = cached.expect("activation requested").to_kind(Kind::Float);
     let rounding = relative_error(&cached, &exact);
     assert!(
@@ -81,16 +84,15 @@ fn check_cached_path(mut backbone: Backbone, size: u32) {
     let tune = TuneFile {
         variant: backbone.variant.name().to_string(),
         family: backbone.family.map_or("timm", |f| f.name()).to_string(),
-        weights: backbone.weights.clone(),
+        weights: backbone.identity.clone(),
         cut,
         batch_norm_updated: false,
         tensors,
     };
-    backbone.set_activation_cut(None);
-    backbone
-        .apply_tune(&tune, "0123456789abcdef")
+    let tuned = backbone
+        .build(Placement::cpu(), Some((&tune, "0123456789abcdef")))
         .expect("apply tune");
-    let tuned = backbone.features(&input).expect("tuned forward");
+    let tuned = tuned.features(&input).expect("tuned forward");
     let error = relative_error(&tuned, &over_cache);
     assert!(
         error <= 1e-5,
@@ -100,7 +102,7 @@ fn check_cached_path(mut backbone: Backbone, size: u32) {
 
 fn reference_weights(python: &Path, dir: &Path, variant: &str) -> PathBuf {
     let script =
-        testkit::workspace_root().join("crates/extract/tests/python/efficientnet_reference.py");
+        testkit::workspace_root().join("crates/backbone/tests/python/efficientnet_reference.py");
     let out = dir.to_str().expect("utf-8 temp path");
     testkit::run_python(
         python,
@@ -125,11 +127,11 @@ fn a_b_variant_top_equals_the_full_backbone_at_every_cut() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let weights = reference_weights(&python, dir.path(), "b0");
-    let options = LoadOptions {
+    let options = WeightsOptions {
         variant: Some(Variant::B0),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
-    let backbone = Backbone::from_safetensors(&weights, &options).expect("B0 weights");
+    let backbone = EfficientNetWeights::open(&weights, &options).expect("B0 weights");
     // The last stage (one block), the last two stages (a stride-2 block inside),
     // and every block.
     check_parity(&backbone, 224, &[None, Some(5), Some(16)]);
@@ -146,7 +148,7 @@ fn pretrained_lite0_top_equals_the_full_backbone() {
             testkit::skip_or_fail(&format!("{} missing: run scripts/setup", weights.display()));
         return;
     }
-    let backbone = Backbone::from_safetensors(&weights, &LoadOptions::default()).expect("Lite0");
+    let backbone = EfficientNetWeights::open(&weights, &WeightsOptions::default()).expect("Lite0");
     // TensorFlow "same" padding: odd sizes pad asymmetrically at stride 2.
     check_parity(&backbone, 224, &[None, Some(5)]);
     check_parity(&backbone, 231, &[None]);
@@ -155,14 +157,7 @@ fn pretrained_lite0_top_equals_the_full_backbone() {
 
 #[test]
 fn a_cut_outside_the_network_is_refused_with_the_block_count() {
-    let backbone = Backbone::random(
-        Variant::B0,
-        1,
-        Device::Cpu,
-        extract::model::Precision::Fp32,
-        None,
-    )
-    .expect("random B0");
+    let backbone = EfficientNetWeights::random(Variant::B0, 1);
     let error = backbone
         .cut_point(Some(17), 224)
         .expect_err("17 of 16 blocks");
@@ -171,7 +166,7 @@ fn a_cut_outside_the_network_is_refused_with_the_block_count() {
 
 #[test]
 fn the_last_stage_cut_has_the_documented_shapes() {
-    use extract::model::{cut_point, Padding};
+    use backbone::efficientnet::{cut_point, Padding};
     let b0 = cut_point(Variant::B0, None, 224, Padding::Symmetric).unwrap();
     assert_eq!(
         (b0.top_blocks, b0.first_block, b0.shape),

@@ -1,18 +1,22 @@
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use extract::model::bench::{self, BenchConfig};
-use extract::model::{
-    Backbone, DeviceRequest, LoadOptions, MemoryLayout, Padding, Precision, Variant,
+use anyhow::Context;
+use backbone::bench::{self, BenchConfig};
+use backbone::efficientnet::Padding;
+use backbone::recipe::RecipeOverrides;
+use backbone::{
+    prepare, BackboneChoice, BuildOptions, DeviceRequest, Extractor, MemoryLayout, Precision,
+    RunSettings, WeightsSpec,
 };
 
 /// Synthetic batches through one backbone: the model's images per second.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// b0 .. b7, lite0 .. lite4
-    #[arg(long, default_value = "b0")]
-    variant: Variant,
-    /// A safetensors weights file, or `random` (seeded; same speed as real weights).
+    /// b0 .. b7, lite0 .. lite4, or ID=MODULE.pt (an exported backbone).
+    #[arg(long, default_value = "b0", value_name = "VARIANT|ID=MODULE")]
+    variant: String,
+    /// Weights of a native variant: a safetensors file, a Hugging Face cache name, or
+    /// `random[:SEED]` (seeded; same speed as real weights).
     #[arg(long, default_value = "random")]
     weights: String,
     /// For timm-named files without padding metadata: `same` (tf_ ports) or `symmetric`.
@@ -37,7 +41,8 @@ pub struct Args {
     /// Images per backbone forward pass.
     #[arg(long, default_value_t = 8)]
     batch_size: i64,
-    /// Square input side in pixels (default: the variant's own resolution).
+    /// Square input side in pixels (default: the backbone's own; an exported module
+    /// takes only the size it was traced at).
     #[arg(long)]
     image_size: Option<i64>,
     #[arg(long, default_value_t = 2)]
@@ -73,52 +78,54 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         LayoutArg::Contiguous => Some(MemoryLayout::Contiguous),
         LayoutArg::ChannelsLast => Some(MemoryLayout::ChannelsLast),
     };
-    let load = |precision: Precision| -> anyhow::Result<Backbone> {
-        if args.weights == "random" {
-            Ok(Backbone::random(
-                args.variant,
-                args.seed,
-                device,
-                precision,
-                layout,
-            )?)
-        } else {
-            let options = LoadOptions {
-                variant: Some(args.variant),
-                padding: args.padding,
-                device,
-                precision,
-                layout,
-                source: None,
-            };
-            // The error names the file itself.
-            Ok(Backbone::from_safetensors(
-                &PathBuf::from(&args.weights),
-                &options,
-            )?)
-        }
+    let choice = match BackboneChoice::parse_list(std::slice::from_ref(&args.variant))?.as_slice() {
+        [one] => one.clone(),
+        _ => anyhow::bail!("--variant {}: bench times one backbone", args.variant),
     };
+    let spec = match &choice {
+        BackboneChoice::Native(_) => Some(
+            args.weights
+                .parse::<WeightsSpec>()
+                .map_err(anyhow::Error::msg)?,
+        ),
+        BackboneChoice::Module { .. } => None,
+    };
+    let overrides = RecipeOverrides {
+        input_size: args.image_size.map(|s| s as u32),
+        ..RecipeOverrides::default()
+    };
+    let load = |precision: Precision| -> anyhow::Result<Extractor> {
+        let settings = RunSettings {
+            device,
+            precision,
+            layout,
+            padding: args.padding,
+            ..RunSettings::cpu()
+        };
+        // The errors name the file itself.
+        let prepared = prepare(&choice, spec.as_ref(), &settings, &overrides)?;
+        Ok(prepared.build(&settings, &BuildOptions::default(), None)?)
+    };
+    let backbone = load(args.precision).with_context(|| format!("loading {}", choice.id()))?;
     let config = BenchConfig {
         batch_size: args.batch_size,
-        image_size: args
-            .image_size
-            .unwrap_or_else(|| args.variant.scaling().resolution),
+        image_size: i64::from(backbone::Backbone::recipe(&backbone).input_size),
         warmup_batches: args.warmup_batches,
         timed_batches: args.batches,
         seed: args.seed,
     };
-    let backbone = load(args.precision)?;
+    let net = backbone.net();
     println!(
         "variant {}  weights {}  device {}  precision {}  layout {:?}  batch {}  size {}",
-        backbone.variant,
-        backbone.weights.source,
+        net.id(),
+        net.weights().source,
         args.device,
-        backbone.precision,
-        backbone.layout,
+        net.placement().precision,
+        net.placement().layout,
         config.batch_size,
         config.image_size
     );
-    let report = bench::run(&backbone, &config)?;
+    let report = bench::run(net, &config)?;
     println!(
         "images/s {:.1}  ({} images in {:.2} s)",
         report.images_per_second(),
@@ -128,7 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(reference_precision) = args.compare_with {
         drop(backbone);
         let reference = load(reference_precision)?;
-        let reference_features = reference.features(&bench::synthetic_batch(&config)?)?;
+        let reference_features = reference
+            .net()
+            .features(&bench::synthetic_batch(&config)?)?;
         let error = bench::max_relative_error(&report.first_batch_features, &reference_features)?;
         println!(
             "{} vs {} max relative error {:.3e}",

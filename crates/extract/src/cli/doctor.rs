@@ -9,7 +9,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = extract::runtime::RuntimeReport::inspect();
+    let report = backbone::runtime::RuntimeReport::inspect();
     println!("{report}");
     if args.require_cuda && !report.cuda_available {
         anyhow::bail!(

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use extract::model::{DeviceRequest, Padding, Precision};
+use backbone::efficientnet::Padding;
+use backbone::{DeviceRequest, Precision};
 use extract::predict::{self, export};
 
 /// `extract export`: see its entry in `Command` for the description.
@@ -14,7 +15,8 @@ pub struct Args {
     /// The module file to write (MODULE.json is written beside it).
     #[arg(long, value_name = "MODULE")]
     out: PathBuf,
-    /// Backbone weights (default: where the head records them); checked like predict's.
+    /// Backbone weights (default: where the head records them), or the exported module
+    /// for a head on one; checked like predict's.
     #[arg(long, value_name = "SPEC")]
     weights: Option<String>,
     /// The device the module's tensors live on: cpu, cuda or cuda:N (inputs may be
@@ -37,8 +39,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.hf_cache.as_ref(),
     )?;
     let head = predict::read_head(&args.head)?;
-    let spec = predict::weights_spec(&head, args.weights.as_deref())?;
-    let backbone = predict::rebuild(&head, &spec, &settings, None)?;
+    let source = predict::backbone_source(&head, args.weights.as_deref())?;
+    let backbone = predict::rebuild(&head, &source, &settings, None)?;
     let sidecar = export::export(&head, &backbone, &args.out)
         .with_context(|| format!("exporting {}", head.path.display()))?;
     eprintln!(

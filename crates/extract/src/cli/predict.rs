@@ -29,9 +29,9 @@ pub struct Args {
     /// is classified.
     #[arg(required = true, value_name = "IMAGES_OR_DIRS")]
     inputs: Vec<PathBuf>,
-    /// Backbone weights (.safetensors, Hugging Face cache name, random:SEED); default:
-    /// where the head records them. Either way they must be the weights the head's
-    /// features were made with (same blake3).
+    /// Backbone weights (.safetensors, Hugging Face cache name, random:SEED), or the
+    /// exported module (.pt) for a head on one; default: where the head records them.
+    /// Either way they must be the weights the head's features were made with (same blake3).
     #[arg(long, value_name = "SPEC")]
     weights: Option<String>,
     /// A feature cache: an `extract --out` folder (or its .cache). Images whose
@@ -92,8 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let head = predict::read_head(&args.head)?;
     // A bad threshold fails before the weights load.
     predict::threshold(&head.file, args.threshold)?;
-    let spec = predict::weights_spec(&head, args.weights.as_deref())?;
-    let mut backbone = predict::rebuild(&head, &spec, &settings, args.backbone.batch_size)?;
+    let source = predict::backbone_source(&head, args.weights.as_deref())?;
+    let mut backbone = predict::rebuild(&head, &source, &settings, args.backbone.batch_size)?;
 
     let files = predict::collect(&args.inputs);
     let options = PredictOptions {

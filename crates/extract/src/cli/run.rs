@@ -3,18 +3,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use backbone::efficientnet::{TopBlocks, Variant};
+use backbone::recipe::RecipeOverrides;
+use backbone::{prepare, BackboneChoice, BuildOptions, WeightsSpec};
 use contract::{Interpolation, ResizeMode};
-use extract::extractor::TchExtractor;
-use extract::model::Variant;
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
-use extract::weights_spec::{load, RecipeOverrides, WeightsSpec};
 
 /// Extract features: `extract --variant b0,b3 --data DATASET --weights W --out features/`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Backbones to run, comma-separated: b0..b7, lite0..lite4, ranges (b0..b3), `all`
-    /// (B0..B7) or `lite` (Lite0..Lite4); each image is decoded once for all.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// (B0..B7), `lite` (Lite0..Lite4), and ID=MODULE.pt for a backbone exported by
+    /// tools/export_backbone.py (convnext_tiny=exports/convnext_tiny.pt); each image is
+    /// decoded once for all.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = true,
+        value_name = "VARIANT|ID=MODULE"
+    )]
     variant: Vec<String>,
     /// The dataset: a folder (ROOT/CLASS/* split by content hash, or ROOT/{train,val,test}/CLASS/*),
     /// a folder of WebDataset .tar shards, one shard, or a pattern (shards/train-{00000..00099}.tar).
@@ -22,8 +29,9 @@ pub struct Args {
     data: Option<PathBuf>,
     #[command(flatten)]
     dataset: super::dataset::DatasetArgs,
-    /// Weights: a .safetensors file, a Hugging Face cache name (timm/tf_efficientnet_b3.ns_jft_in1k),
-    /// or random[:SEED]. Repeat as VARIANT=SPEC for several variants.
+    /// Weights of the native variants: a .safetensors file, a Hugging Face cache name
+    /// (timm/tf_efficientnet_b3.ns_jft_in1k), or random[:SEED]. Repeat as VARIANT=SPEC for
+    /// several variants (exported modules carry their own).
     #[arg(long, value_name = "[VARIANT=]SPEC")]
     weights: Vec<String>,
     /// Folder holding VARIANT.safetensors for variants without --weights.
@@ -45,7 +53,7 @@ pub struct Args {
     /// (`stage`, or the flag alone: the last stage's), from the same forward pass,
     /// for tune-train.
     #[arg(long, value_name = "N|stage", num_args = 0..=1, default_missing_value = "stage")]
-    tune_top: Option<extract::model::TopBlocks>,
+    tune_top: Option<TopBlocks>,
     #[command(flatten)]
     backbone: super::settings::BackboneArgs,
     /// No progress output.
@@ -112,10 +120,6 @@ impl RecipeArgs {
     }
 }
 
-fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
-    Ok(Variant::parse_list(&names.join(","))?)
-}
-
 /// `VARIANT=SPEC` entries by variant, and a bare SPEC for a single variant.
 fn weights_for(
     args: &Args,
@@ -124,7 +128,18 @@ fn weights_for(
     let mut chosen = BTreeMap::new();
     for entry in &args.weights {
         let (variant, spec) = match entry.split_once('=') {
-            Some((variant, spec)) => (variant.parse::<Variant>()?, spec),
+            Some((variant, spec)) => match variant.parse::<Variant>() {
+                Ok(variant) if variants.contains(&variant) => (variant, spec),
+                _ => bail!(
+                    "--weights {entry}: {variant} is not a native variant of this run ({}); \
+                     exported modules carry their own weights",
+                    variants
+                        .iter()
+                        .map(|v| v.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
             None if variants.len() == 1 => (variants[0], entry.as_str()),
             None => {
                 // Seeded random weights make sense for every variant at once (benchmarks);
@@ -169,25 +184,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.dataset.check(&data)?;
     extract::pipeline::check_output_dir(&args.out)
         .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;
-    let variants = variants(&args.variant)?;
-    let weights = weights_for(&args, &variants)?;
+    let choices = BackboneChoice::parse_list(&args.variant)?;
+    let natives: Vec<Variant> = choices
+        .iter()
+        .filter_map(|c| match c {
+            BackboneChoice::Native(variant) => Some(*variant),
+            BackboneChoice::Module { .. } => None,
+        })
+        .collect();
+    let weights = weights_for(&args, &natives)?;
     let settings = args.backbone.settings()?;
     let overrides = args.recipe.overrides()?;
+    let build = BuildOptions {
+        batch_size: args.backbone.batch_size,
+        tune_top: args.tune_top,
+    };
 
     // Everything that can fail cheaply fails before any image is touched.
     let mut backbones: Vec<Box<dyn Backbone>> = Vec::new();
-    for variant in &variants {
-        let spec = &weights[variant];
-        let loaded = load(Some(*variant), spec, &settings, &overrides)
-            .with_context(|| format!("loading weights for {variant}"))?;
-        let mut extractor =
-            TchExtractor::new(loaded.model, loaded.recipe, args.backbone.batch_size)
-                .with_weights_location(&loaded.location);
-        if let Some(top) = args.tune_top {
-            extractor = extractor
-                .with_activation_cut(top.count())
-                .with_context(|| format!("--tune-top for {variant}"))?;
-        }
+    for choice in &choices {
+        let id = choice.id();
+        let spec = match choice {
+            BackboneChoice::Native(variant) => Some(&weights[variant]),
+            BackboneChoice::Module { .. } => None,
+        };
+        let prepared = prepare(choice, spec, &settings, &overrides)
+            .with_context(|| format!("loading backbone {id}"))?;
+        let extractor = prepared
+            .build(&settings, &build, None)
+            .with_context(|| format!("building backbone {id}"))?;
         backbones.push(Box::new(extractor));
     }
 
@@ -196,7 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = args.dataset.scan(&data, false)?;
     if !args.quiet {
         eprint!("{}", report.render());
-        let names: Vec<&str> = variants.iter().map(|v| v.name()).collect();
+        let names: Vec<String> = choices.iter().map(|c| c.id().to_string()).collect();
         eprintln!(
             "extract: running {} over {} images",
             names.join(", "),

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use extract::model::{DeviceRequest, Padding, Precision};
+use backbone::efficientnet::Padding;
+use backbone::{DeviceRequest, Precision, RunSettings};
 use extract::preprocess::DecodeLimits;
-use extract::weights_spec::RunSettings;
 
 /// How backbones run and what images they accept: the flags `extract` and
 /// `extract predict` share.
@@ -78,6 +78,6 @@ pub fn run_settings(
         padding,
         hub_cache: hf_cache
             .cloned()
-            .unwrap_or_else(extract::hub_cache::default_cache_dir),
+            .unwrap_or_else(backbone::hub_cache::default_cache_dir),
     })
 }

@@ -6,23 +6,7 @@ use std::path::{Path, PathBuf};
 
 use contract::{FeatureMeta, FeatureReader, FeatureRow, FeatureWriter};
 
-use super::backbone::Backbone;
 use super::ExtractError;
-
-/// Identifies the features a backbone produces: equal fingerprints, interchangeable rows.
-pub fn fingerprint(backbone: &dyn Backbone) -> String {
-    let identity = serde_json::json!({
-        "format_version": contract::FORMAT_VERSION,
-        "variant": backbone.variant(),
-        "feature_dim": backbone.feature_dim(),
-        "feature_layer": backbone.feature_layer(),
-        "weights_blake3": backbone.weights().blake3,
-        "preprocessing": backbone.recipe(),
-    });
-    blake3::hash(identity.to_string().as_bytes())
-        .to_hex()
-        .to_string()
-}
 
 const TIMING_SUFFIX: &str = ".timing.json";
 

@@ -8,7 +8,6 @@
 //! atomic rename: a crash loses at most the chunk in flight, and a rerun resumes.
 
 mod activation_cache;
-mod backbone;
 pub mod batcher;
 mod cache;
 mod lock;
@@ -27,7 +26,7 @@ use contract::{extra, FeatureFileError, FeatureMeta, FeatureRow, FeatureWriter, 
 use activation_cache::ActivationCache;
 pub use backbone::{Backbone, BackboneError};
 pub use batcher::{run_batches, BatchStats, Work, DEFAULT_CHUNK_ROWS};
-pub use cache::{fingerprint, FeatureCache};
+pub use cache::FeatureCache;
 pub use progress::{Progress, ProgressMode};
 pub use shard::Shard;
 
@@ -155,7 +154,7 @@ pub fn extract(
     let mut activation_caches: Vec<Option<ActivationCache>> = Vec::with_capacity(backbones.len());
     for backbone in backbones.iter() {
         let meta = feature_meta(backbone.as_ref(), &report.classes);
-        let features_fingerprint = fingerprint(backbone.as_ref());
+        let features_fingerprint = backbone.identity().fingerprint();
         caches.push(FeatureCache::open(
             &cache_root,
             meta,

@@ -22,8 +22,8 @@ use contract::{Preprocessing, WeightsIdentity};
 use serde::Serialize;
 use tch::{CModule, Device, Kind, Tensor};
 
-use crate::extractor::TchExtractor;
 use crate::pipeline::Backbone;
+use backbone::Extractor;
 
 use super::rebuild::HeadInput;
 use super::PredictError;
@@ -89,7 +89,7 @@ const SELF_CHECK_TOLERANCE: f64 = 1e-5;
 /// different size than the traced one.
 pub fn export(
     head: &HeadInput,
-    backbone: &TchExtractor,
+    backbone: &Extractor,
     out: &Path,
 ) -> Result<ExportSidecar, PredictError> {
     let fail = |reason: String| PredictError::Export {
@@ -201,9 +201,7 @@ fn self_check(path: &Path, classifier: &Classifier<'_>, side: i64) -> Result<(),
 
 /// The computation that is traced: bytes to probabilities.
 struct Classifier<'a> {
-    backbone: &'a TchExtractor,
-    mean: Tensor,
-    std: Tensor,
+    backbone: &'a Extractor,
     standardize: Option<(Tensor, Tensor)>,
     weight: Tensor,
     bias: Tensor,
@@ -211,17 +209,10 @@ struct Classifier<'a> {
 }
 
 impl<'a> Classifier<'a> {
-    fn new(head: &HeadInput, backbone: &'a TchExtractor) -> Result<Self, tch::TchError> {
+    fn new(head: &HeadInput, backbone: &'a Extractor) -> Result<Self, tch::TchError> {
         let file = &head.file;
-        let device = backbone.model().device;
-        let recipe = backbone.recipe();
-        let channel = |values: [f32; 3]| {
-            Tensor::f_from_slice(&values)?
-                .f_view([1, 3, 1, 1])?
-                .f_to_device(device)
-        };
         let dim = file.feature_dim as i64;
-        // Features come back on the CPU (`model::Backbone::features`): the head
+        // Features come back on the CPU (`FeatureNet::features`): the head
         // lives there too.
         let row = |values: &[f32]| Tensor::f_from_slice(values)?.f_view([1, dim]);
         let standardize = match &file.standardization {
@@ -230,8 +221,6 @@ impl<'a> Classifier<'a> {
         };
         Ok(Classifier {
             backbone,
-            mean: channel(recipe.mean)?,
-            std: channel(recipe.std)?,
             standardize,
             weight: Tensor::f_from_slice(&file.weight)?.f_view([file.outputs() as i64, dim])?,
             bias: Tensor::f_from_slice(&file.bias)?,
@@ -239,20 +228,14 @@ impl<'a> Classifier<'a> {
         })
     }
 
-    /// `uint8 [N, S, S, 3]` → `float32 [N, K]`, with the same operations as
-    /// predict's input path (`TchExtractor`) for the normalisation.
+    /// `uint8 [N, S, S, 3]` → `float32 [N, K]`, normalised as predict's input
+    /// path is ([`Extractor::normalize`]).
     fn forward(&self, pixels: &Tensor) -> Result<Tensor, String> {
-        let model = self.backbone.model();
         let text = |e: tch::TchError| e.to_string();
-        let input = pixels
-            .f_to_device(model.device)
-            .and_then(|p| p.f_permute([0, 3, 1, 2]))
-            .and_then(|p| p.f_to_kind(Kind::Float))
-            .and_then(|p| p.f_div_scalar(255.0))
-            .and_then(|p| p.f_sub(&self.mean))
-            .and_then(|p| p.f_div(&self.std))
-            .map_err(text)?;
-        let features = model.features(&input).map_err(|e| e.to_string())?;
+        let features = self
+            .backbone
+            .features_of_pixels(pixels)
+            .map_err(|e| e.to_string())?;
         let features = match &self.standardize {
             Some((mean, scale)) => features
                 .f_sub(mean)

@@ -12,8 +12,7 @@ use dataset::ImageSource;
 use rayon::prelude::*;
 
 use crate::pipeline::{
-    fingerprint, run_batches, Backbone, FeatureCache, Progress, ProgressMode, Work,
-    DEFAULT_CHUNK_ROWS,
+    run_batches, Backbone, FeatureCache, Progress, ProgressMode, Work, DEFAULT_CHUNK_ROWS,
 };
 use crate::preprocess::DecodeLimits;
 
@@ -210,7 +209,7 @@ fn open_cache(
     let Some(cache) = cache else {
         return Ok(None);
     };
-    let fingerprint = fingerprint(backbone);
+    let fingerprint = backbone.identity().fingerprint();
     if !cache.write
         && !FeatureCache::dir_for(&cache.root, backbone.variant(), &fingerprint).is_dir()
     {

@@ -22,12 +22,12 @@ use std::time::Instant;
 use contract::{HeadFile, HeadFileError};
 
 use crate::pipeline::{Backbone, BackboneError, ExtractError};
-use crate::weights_spec::WeightsSpecError;
+use backbone::WeightsSpecError;
 
 pub use features::{CacheUse, FeatureOptions};
 pub use inputs::{collect, InputFile};
 pub use output::Format;
-pub use rebuild::{read_head, rebuild, weights_spec, HeadInput};
+pub use rebuild::{backbone_source, read_head, rebuild, HeadInput};
 
 /// Exit status of `extract predict` when some inputs were rejected and every
 /// other one was classified (1 is an error that stopped the run, 2 a bad

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use contract::tune_file::TuneFile;
 use contract::HeadFile;
 
-use crate::extractor::TchExtractor;
-use crate::model::Variant;
-use crate::pipeline::Backbone;
-use crate::weights_spec::{load, RecipeOverrides, RunSettings, WeightsSpec};
+use backbone::recipe::RecipeOverrides;
+use backbone::{
+    prepare, prepare_native, Backbone, BackboneChoice, BuildOptions, Extractor, RunSettings,
+    WeightsSpec, WeightsSpecError,
+};
 
 use super::PredictError;
 
@@ -27,91 +28,121 @@ pub fn read_head(path: &Path) -> Result<HeadInput, PredictError> {
     Ok(HeadInput { path, file })
 }
 
-/// `--weights` when given, else the weights location the head records.
-pub fn weights_spec(head: &HeadInput, given: Option<&str>) -> Result<WeightsSpec, PredictError> {
-    if let Some(given) = given {
-        return given
-            .parse::<WeightsSpec>()
-            .map_err(|reason| PredictError::BadWeightsSpec {
+/// What the head's backbone is and where its weights are: `--weights` when
+/// given, else the weights location the head records.
+pub fn backbone_source(
+    head: &HeadInput,
+    given: Option<&str>,
+) -> Result<(BackboneChoice, Option<WeightsSpec>), PredictError> {
+    let file = &head.file;
+    let location = match given {
+        Some(given) => given.to_string(),
+        None => file
+            .weights_location
+            .clone()
+            .ok_or_else(|| PredictError::NoWeightsLocation {
+                head: head.path.clone(),
+                weights: file.weights.source.clone(),
+                blake3: file.weights.blake3.clone(),
+            })?,
+    };
+    let (choice, spec) =
+        BackboneChoice::recorded(&file.variant, &location).map_err(|reason| match given {
+            Some(given) => PredictError::BadWeightsSpec {
                 spec: given.to_string(),
                 reason,
-            });
-    }
-    let file = &head.file;
-    let Some(location) = &file.weights_location else {
-        return Err(PredictError::NoWeightsLocation {
+            },
+            None => PredictError::BadHead {
+                head: head.path.clone(),
+                reason: format!("weights.location {location:?}: {reason}"),
+            },
+        })?;
+    let recorded_file = match (&choice, &spec) {
+        (BackboneChoice::Module { path, .. }, _) => Some(path.clone()),
+        (_, Some(WeightsSpec::File(path))) => Some(path.clone()),
+        _ => None,
+    };
+    if let Some(path) = recorded_file.filter(|p| given.is_none() && !p.exists()) {
+        return Err(PredictError::WeightsMissing {
             head: head.path.clone(),
-            weights: file.weights.source.clone(),
+            path,
             blake3: file.weights.blake3.clone(),
         });
-    };
-    let spec = location
-        .parse::<WeightsSpec>()
-        .map_err(|reason| PredictError::BadHead {
-            head: head.path.clone(),
-            reason: format!("weights.location {location:?}: {reason}"),
-        })?;
-    if let WeightsSpec::File(path) = &spec {
-        if !path.exists() {
-            return Err(PredictError::WeightsMissing {
-                head: head.path.clone(),
-                path: path.clone(),
-                blake3: file.weights.blake3.clone(),
-            });
-        }
     }
-    Ok(spec)
+    Ok((choice, spec))
 }
 
-/// Loads `spec` as the head's variant with the head's preprocessing recipe, and
-/// checks that it makes the features the head was trained on.
+/// Loads the head's backbone with the head's preprocessing recipe (and its
+/// tuned top, for a tune-train head), and checks that it makes the features
+/// the head was trained on.
 pub fn rebuild(
     head: &HeadInput,
-    spec: &WeightsSpec,
+    source: &(BackboneChoice, Option<WeightsSpec>),
     settings: &RunSettings,
     batch_size: Option<usize>,
-) -> Result<TchExtractor, PredictError> {
+) -> Result<Extractor, PredictError> {
     let file = &head.file;
-    let variant: Variant =
-        file.variant
-            .parse()
-            .map_err(
-                |e: crate::model::arch::UnknownVariant| PredictError::BadHead {
-                    head: head.path.clone(),
-                    reason: e.to_string(),
-                },
-            )?;
-    // A file names its own variant (so a wrong one is reported as a difference
-    // below); random weights need to be told.
-    let requested = matches!(spec, WeightsSpec::Random { .. }).then_some(variant);
+    let (choice, spec) = source;
+    let shown = spec
+        .as_ref()
+        .map(WeightsSpec::to_string)
+        .unwrap_or_else(|| match choice {
+            BackboneChoice::Module { path, .. } => path.display().to_string(),
+            BackboneChoice::Native(variant) => variant.to_string(),
+        });
+    let weights_error = |source: WeightsSpecError| PredictError::Weights {
+        head: head.path.clone(),
+        weights: shown.clone(),
+        source: Box::new(source),
+    };
     // The head's recipe replaces the weights' own (extract may have been given
     // overrides); the input size only keeps weights without a recipe loadable.
     let overrides = RecipeOverrides {
         input_size: Some(file.preprocessing.input_size),
         ..RecipeOverrides::default()
     };
-    let loaded =
-        load(requested, spec, settings, &overrides).map_err(|source| PredictError::Weights {
-            head: head.path.clone(),
-            weights: spec.to_string(),
-            source: Box::new(source),
-        })?;
-    let mut extractor = TchExtractor::new(loaded.model, file.preprocessing.clone(), batch_size)
-        .with_weights_location(&loaded.location);
-    if let Some(link) = &file.tune {
-        apply_tune(head, link, &mut extractor)?;
+    let prepared = match (choice, spec) {
+        // A file names its own variant (so a wrong one is reported as a
+        // difference below); random weights need to be told.
+        (BackboneChoice::Native(variant), Some(spec)) => {
+            let requested = matches!(spec, WeightsSpec::Random { .. }).then_some(*variant);
+            prepare_native(requested, spec, settings, &overrides)
+        }
+        _ => prepare(choice, spec.as_ref(), settings, &overrides),
     }
-    check(head, &spec.to_string(), &extractor)?;
+    .map_err(weights_error)?;
+    let tune = match &file.tune {
+        Some(link) => Some(read_tune(head, link)?),
+        None => None,
+    };
+    let mut prepared = prepared;
+    prepared.recipe = file.preprocessing.clone();
+    let extractor = prepared
+        .build(
+            settings,
+            &BuildOptions {
+                batch_size,
+                tune_top: None,
+            },
+            tune.as_ref().map(|(t, blake3)| (t, blake3.as_str())),
+        )
+        .map_err(|e| match &tune {
+            Some(_) => PredictError::BadHead {
+                head: head.path.clone(),
+                reason: format!("its tuned blocks: {e}"),
+            },
+            None => weights_error(e.into()),
+        })?;
+    check(head, &shown, &extractor)?;
     Ok(extractor)
 }
 
-/// A head trained by `tune-train` sits on tuned top blocks: swap them in from
-/// the tune file beside it, proven to be the one the head names.
-fn apply_tune(
+/// A head trained by `tune-train` sits on tuned top blocks: its tune file beside
+/// it, proven to be the one the head names.
+fn read_tune(
     head: &HeadInput,
     link: &contract::head_file::TuneLink,
-    extractor: &mut TchExtractor,
-) -> Result<(), PredictError> {
+) -> Result<(TuneFile, String), PredictError> {
     let bad = |reason: String| PredictError::BadHead {
         head: head.path.clone(),
         reason,
@@ -144,53 +175,15 @@ fn apply_tune(
             link.cut.first_block
         )));
     }
-    extractor
-        .model_mut()
-        .apply_tune(&tune, &found)
-        .map_err(|e| bad(format!("{}: {e}", path.display())))
+    Ok((tune, found))
 }
 
-/// Everything that makes features differ: variant, width, layer, weights, recipe.
+/// Everything that makes features differ (see [`contract::FeatureIdentity`]).
 pub fn check(head: &HeadInput, weights: &str, backbone: &dyn Backbone) -> Result<(), PredictError> {
     let file = &head.file;
-    let mut differences = Vec::new();
-    if backbone.variant() != file.variant {
-        differences.push(format!(
-            "variant: head {}, weights {}",
-            file.variant,
-            backbone.variant()
-        ));
-    }
-    if backbone.feature_dim() != file.feature_dim {
-        differences.push(format!(
-            "feature width: head {}, weights {}",
-            file.feature_dim,
-            backbone.feature_dim()
-        ));
-    }
-    if backbone.feature_layer() != file.feature_layer {
-        differences.push(format!(
-            "feature layer: head {:?}, weights {:?}",
-            file.feature_layer,
-            backbone.feature_layer()
-        ));
-    }
-    if backbone.weights().blake3 != file.weights.blake3 {
-        differences.push(format!(
-            "weights blake3: head {} ({}), weights {} ({})",
-            file.weights.blake3,
-            file.weights.source,
-            backbone.weights().blake3,
-            backbone.weights().source
-        ));
-    }
-    if backbone.recipe() != &file.preprocessing {
-        differences.push(format!(
-            "preprocessing: head {}, weights {}",
-            serde_json::to_string(&file.preprocessing).unwrap_or_default(),
-            serde_json::to_string(backbone.recipe()).unwrap_or_default()
-        ));
-    }
+    let differences = file
+        .identity()
+        .differences(&backbone.identity(), "head", "weights");
     if differences.is_empty() {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use contract::{Interpolation, Preprocessing};
 use serde::Deserialize;
 
-use crate::preprocess::{timm_recipe, RecipeError};
+use crate::recipe::{timm_recipe, RecipeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {

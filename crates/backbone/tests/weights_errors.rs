@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use extract::model::{Backbone, DeviceRequest, Family, LoadOptions, Padding, Variant};
+use backbone::efficientnet::{EfficientNetWeights, Family, Padding, Variant, WeightsOptions};
+use backbone::DeviceRequest;
 
 struct Fixtures {
     _dir: tempfile::TempDir,
@@ -72,8 +73,8 @@ fn fixtures() -> Option<&'static Fixtures> {
         .as_ref()
 }
 
-fn load_error(path: &Path, options: LoadOptions) -> String {
-    match Backbone::from_safetensors(path, &options) {
+fn load_error(path: &Path, options: WeightsOptions) -> String {
+    match EfficientNetWeights::open(path, &options) {
         Ok(backbone) => panic!("{} loaded as {}", path.display(), backbone.variant),
         Err(error) => error.to_string(),
     }
@@ -92,7 +93,7 @@ fn truncated_file_is_refused() {
     let truncated = dir.path().join("truncated.safetensors");
     let bytes = std::fs::read(&f.torchvision_b0).expect("read");
     std::fs::write(&truncated, &bytes[..bytes.len() - 4096]).expect("write");
-    let message = load_error(&truncated, LoadOptions::default());
+    let message = load_error(&truncated, WeightsOptions::default());
     assert_mentions(
         &message,
         &[
@@ -106,9 +107,9 @@ fn truncated_file_is_refused() {
 #[test]
 fn renamed_tensor_is_listed_as_missing_and_unexpected() {
     let Some(f) = fixtures() else { return };
-    let options = LoadOptions {
+    let options = WeightsOptions {
         variant: Some(Variant::B0),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
     let message = load_error(&f.renamed_b0, options);
     assert_mentions(
@@ -121,7 +122,7 @@ fn renamed_tensor_is_listed_as_missing_and_unexpected() {
         ],
     );
     // Without a variant, the closest one is named.
-    let message = load_error(&f.renamed_b0, LoadOptions::default());
+    let message = load_error(&f.renamed_b0, WeightsOptions::default());
     assert_mentions(
         &message,
         &["EfficientNet-b0", "matches no variant", RENAMED_TO],
@@ -131,9 +132,9 @@ fn renamed_tensor_is_listed_as_missing_and_unexpected() {
 #[test]
 fn b3_file_given_as_b5_is_caught() {
     let Some(f) = fixtures() else { return };
-    let options = LoadOptions {
+    let options = WeightsOptions {
         variant: Some(Variant::B5),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
     let message = load_error(&f.timm_tf_b3, options);
     assert_mentions(&message, &["EfficientNet-b3", "not b5", "--variant b3"]);
@@ -142,7 +143,7 @@ fn b3_file_given_as_b5_is_caught() {
 #[test]
 fn pickle_checkpoint_is_refused() {
     let Some(f) = fixtures() else { return };
-    let message = load_error(&f.pickle, LoadOptions::default());
+    let message = load_error(&f.pickle, WeightsOptions::default());
     assert_mentions(
         &message,
         &["model.pth", "not safetensors", "torch.save", "pickle"],
@@ -152,13 +153,13 @@ fn pickle_checkpoint_is_refused() {
 #[test]
 fn timm_file_without_padding_metadata_needs_the_flag() {
     let Some(f) = fixtures() else { return };
-    let message = load_error(&f.timm_b0, LoadOptions::default());
+    let message = load_error(&f.timm_b0, WeightsOptions::default());
     assert_mentions(&message, &["--padding same", "--padding symmetric", "tf_"]);
-    let options = LoadOptions {
+    let options = WeightsOptions {
         padding: Some(Padding::Symmetric),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
-    let backbone = Backbone::from_safetensors(&f.timm_b0, &options).expect("loads with the flag");
+    let backbone = EfficientNetWeights::open(&f.timm_b0, &options).expect("loads with the flag");
     assert_eq!(backbone.variant, Variant::B0);
     assert_eq!(backbone.bn_eps, 1e-5);
 }
@@ -166,9 +167,9 @@ fn timm_file_without_padding_metadata_needs_the_flag() {
 #[test]
 fn padding_flag_contradicting_metadata_is_refused() {
     let Some(f) = fixtures() else { return };
-    let options = LoadOptions {
+    let options = WeightsOptions {
         padding: Some(Padding::Symmetric),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
     let message = load_error(&f.timm_tf_b3, options);
     assert_mentions(
@@ -180,9 +181,9 @@ fn padding_flag_contradicting_metadata_is_refused() {
 #[test]
 fn torchvision_file_with_same_padding_is_refused() {
     let Some(f) = fixtures() else { return };
-    let options = LoadOptions {
+    let options = WeightsOptions {
         padding: Some(Padding::Same),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
     let message = load_error(&f.torchvision_b0, options);
     assert_mentions(&message, &["torchvision", "symmetric padding"]);
@@ -192,7 +193,7 @@ fn torchvision_file_with_same_padding_is_refused() {
 fn variant_family_padding_and_identity_come_from_the_file() {
     let Some(f) = fixtures() else { return };
     let backbone =
-        Backbone::from_safetensors(&f.timm_tf_b3, &LoadOptions::default()).expect("loads");
+        EfficientNetWeights::open(&f.timm_tf_b3, &WeightsOptions::default()).expect("loads");
     assert_eq!(backbone.variant, Variant::B3);
     assert_eq!(backbone.family, Some(Family::Timm));
     assert_eq!(backbone.padding, Padding::Same);
@@ -200,23 +201,23 @@ fn variant_family_padding_and_identity_come_from_the_file() {
     assert_eq!(backbone.feature_dim(), 1536);
     let bytes = std::fs::read(&f.timm_tf_b3).expect("read");
     assert_eq!(
-        backbone.weights.blake3,
+        backbone.identity.blake3,
         blake3::hash(&bytes).to_hex().to_string()
     );
-    assert_eq!(backbone.weights.source, f.timm_tf_b3.display().to_string());
+    assert_eq!(backbone.identity.source, f.timm_tf_b3.display().to_string());
 
-    let named = LoadOptions {
+    let named = WeightsOptions {
         source: Some("timm/tf_efficientnet_b3.ns_jft_in1k".into()),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
-    let backbone = Backbone::from_safetensors(&f.timm_tf_b3, &named).expect("loads");
+    let backbone = EfficientNetWeights::open(&f.timm_tf_b3, &named).expect("loads");
     assert_eq!(
-        backbone.weights.source,
+        backbone.identity.source,
         "timm/tf_efficientnet_b3.ns_jft_in1k"
     );
 
     let backbone =
-        Backbone::from_safetensors(&f.torchvision_b0, &LoadOptions::default()).expect("loads");
+        EfficientNetWeights::open(&f.torchvision_b0, &WeightsOptions::default()).expect("loads");
     assert_eq!(
         (backbone.variant, backbone.padding),
         (Variant::B0, Padding::Symmetric)

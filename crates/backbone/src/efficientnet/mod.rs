@@ -1,15 +1,16 @@
-//! Frozen EfficientNet B0..B7 and Lite0..Lite4 feature extractors on libtorch.
+//! Frozen EfficientNet B0..B7 and Lite0..Lite4 on libtorch, built from the
+//! stage table and scaling rules ([`arch`]) and named tensors.
 //!
-//! A [`Backbone`] is built from a safetensors file in torchvision, timm or
-//! efficientnet_lite_pytorch naming
-//! (or from seeded random weights), with batch-norm folded into the convolutions,
-//! and maps normalised images to the global-average-pooled output of the final
-//! 1x1 conv + BN + activation: the features before dropout and the classifier.
+//! [`EfficientNetWeights`] reads and checks a safetensors file once (torchvision,
+//! timm or efficientnet_lite_pytorch naming; or seeded random weights): family,
+//! variant, padding, batch-norm epsilon and identity. From it come the frozen
+//! network ([`EfficientNet`], batch norm folded into the convolutions, mapping
+//! normalised images to the global-average-pooled output of the final 1x1 conv +
+//! BN + activation: the features before dropout and the classifier), and the
+//! trainable top after a cut ([`TunableTop`], for tune-train), without reading
+//! the file again.
 
 pub mod arch;
-pub mod bench;
-pub mod device;
-mod error;
 mod layers;
 pub mod naming;
 mod network;
@@ -18,82 +19,65 @@ mod random;
 pub mod top;
 pub mod weights;
 
+use std::collections::HashMap;
 use std::path::Path;
-
-use std::path::PathBuf;
 
 use contract::activations::CutPoint;
 use contract::tune_file::TuneFile;
 use contract::WeightsIdentity;
 use tch::{Device, Kind, Tensor};
 
-pub use arch::{Architecture, Variant};
-pub use device::{DeviceRequest, MemoryLayout, Precision};
-pub use error::ModelError;
+pub use arch::{Architecture, UnknownVariant, Variant};
 pub use naming::Family;
 pub use padding::Padding;
-
-use layers::Placement;
-use network::{Network, NetworkSettings};
 pub use top::{cut_point, TopBlocks, TunableTop};
+
+use crate::device::{configure_libtorch, Placement};
+use crate::error::ModelError;
+use crate::net::FeatureNet;
+use crate::ModelId;
+use network::{Network, NetworkSettings};
+use random::RandomSource;
 use weights::TensorSource;
 use weights::{tensor_problems, WeightsFile, META_FAMILY, META_PADDING, META_VARIANT};
 
-/// What the caller knows beyond the file itself.
-#[derive(Clone, Debug)]
-pub struct LoadOptions {
+/// What the caller knows about a weights file beyond the file itself.
+#[derive(Clone, Debug, Default)]
+pub struct WeightsOptions {
     /// Checked against the file; inferred from its tensor shapes when `None`.
     pub variant: Option<Variant>,
     /// Needed for timm-named files whose metadata does not record it.
     pub padding: Option<Padding>,
-    pub device: Device,
-    pub precision: Precision,
-    /// `None`: the faster layout for the device.
-    pub layout: Option<MemoryLayout>,
     /// Names the weights in the feature file (default: the file's `effprobe.source`, else its path).
     pub source: Option<String>,
 }
 
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            variant: None,
-            padding: None,
-            device: Device::Cpu,
-            precision: Precision::Fp32,
-            layout: None,
-            source: None,
-        }
-    }
+/// The tensors an [`EfficientNetWeights`] holds.
+enum Tensors {
+    File(WeightsFile),
+    Random(RandomSource),
 }
 
-/// A frozen EfficientNet ready to turn images into pooled features.
-pub struct Backbone {
+/// An EfficientNet's weights, read and checked once (see the module docs).
+pub struct EfficientNetWeights {
     pub variant: Variant,
     /// `None` for random weights.
     pub family: Option<Family>,
     pub padding: Padding,
     pub bn_eps: f64,
-    pub device: Device,
-    pub precision: Precision,
-    pub layout: MemoryLayout,
-    pub weights: WeightsIdentity,
-    network: Network,
-    origin: Origin,
+    pub identity: WeightsIdentity,
     settings: NetworkSettings,
-    placement: Placement,
-    /// Emit the tensor entering this cut's first block beside the features.
-    activation_cut: Option<CutPoint>,
-    /// Set when fine-tuned top tensors are swapped in: the feature layer's name.
-    tuned_layer: Option<String>,
+    tensors: Tensors,
 }
 
-/// Where the tensors came from, to read them again for a trainable or tuned top
-/// without keeping a second copy of the weights in memory.
-#[derive(Clone, Debug)]
-enum Origin {
-    File(PathBuf),
-    Random { seed: u64 },
+impl std::fmt::Debug for EfficientNetWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EfficientNetWeights")
+            .field("variant", &self.variant)
+            .field("family", &self.family)
+            .field("identity", &self.identity)
+            .finish()
+    }
 }
 
 /// The feature layer of a network whose top after `cut` is the tune file with
@@ -131,9 +115,10 @@ impl TensorSource for Overlay<'_> {
 /// The layer the features are read from, for the feature file's metadata.
 pub const FEATURE_LAYER: &str = "head conv1x1 + BN + activation -> global average pool";
 
-impl Backbone {
-    /// Loads and checks a safetensors weights file.
-    pub fn from_safetensors(path: &Path, options: &LoadOptions) -> Result<Backbone, ModelError> {
+impl EfficientNetWeights {
+    /// Reads and checks a safetensors weights file (once: the network and any
+    /// trainable top are built from what is read here).
+    pub fn open(path: &Path, options: &WeightsOptions) -> Result<Self, ModelError> {
         let file = WeightsFile::read(path)?;
         let shapes = file.shapes();
         let family = Family::detect(shapes.keys().map(String::as_str)).ok_or_else(|| {
@@ -151,110 +136,111 @@ impl Backbone {
         let padding = resolve_padding(&file, family, options.padding)?;
         let variant = resolve_variant(&file, &shapes, family, options.variant)?;
         let bn_eps = batch_norm_eps(family, padding, variant);
-        let settings = NetworkSettings {
-            family,
-            padding,
-            bn_eps,
-        };
-        let layout = options
-            .layout
-            .unwrap_or_else(|| MemoryLayout::preferred_for(options.device));
-        let placement = Placement {
-            device: options.device,
-            kind: options.precision.kind(),
-            layout,
-        };
-        enable_cudnn_autotuning(options.device);
-        let network = Network::build(&variant.architecture(), &file.source(), settings, placement)?;
-        Ok(Backbone {
+        Ok(EfficientNetWeights {
             variant,
             family: Some(family),
             padding,
             bn_eps,
-            device: options.device,
-            precision: options.precision,
-            layout,
-            weights: file.identity(options.source.as_deref()),
-            network,
-            origin: Origin::File(path.to_path_buf()),
-            settings,
-            placement,
-            activation_cut: None,
-            tuned_layer: None,
+            identity: file.identity(options.source.as_deref()),
+            settings: NetworkSettings {
+                family,
+                padding,
+                bn_eps,
+            },
+            tensors: Tensors::File(file),
         })
     }
 
-    /// Seeded random weights (for benchmarks): the same seed gives the same network.
-    pub fn random(
-        variant: Variant,
-        seed: u64,
-        device: Device,
-        precision: Precision,
-        layout: Option<MemoryLayout>,
-    ) -> Result<Backbone, ModelError> {
-        let arch = variant.architecture();
+    /// Seeded random weights (for benchmarks and tests): the same seed gives the
+    /// same network.
+    pub fn random(variant: Variant, seed: u64) -> EfficientNetWeights {
         let family = Family::Timm;
-        let source = random::RandomSource::new(&arch, family, seed);
-        let layout = layout.unwrap_or_else(|| MemoryLayout::preferred_for(device));
-        let settings = NetworkSettings {
-            family,
-            padding: Padding::Symmetric,
-            bn_eps: 1e-5,
-        };
-        let placement = Placement {
-            device,
-            kind: precision.kind(),
-            layout,
-        };
-        enable_cudnn_autotuning(device);
-        let network = Network::build(&arch, &source, settings, placement)?;
         let source_name = format!("random:{variant}:seed={seed}");
-        Ok(Backbone {
+        EfficientNetWeights {
             variant,
             family: None,
             padding: Padding::Symmetric,
             bn_eps: 1e-5,
-            device,
-            precision,
-            layout,
-            weights: WeightsIdentity {
+            identity: WeightsIdentity {
                 blake3: blake3::hash(source_name.as_bytes()).to_hex().to_string(),
                 source: source_name,
             },
-            network,
-            origin: Origin::Random { seed },
-            settings,
-            placement,
-            activation_cut: None,
-            tuned_layer: None,
-        })
+            settings: NetworkSettings {
+                family,
+                padding: Padding::Symmetric,
+                bn_eps: 1e-5,
+            },
+            tensors: Tensors::Random(RandomSource::new(&variant.architecture(), family, seed)),
+        }
     }
 
-    /// Runs `use_source` on the backbone's tensors, read again from their origin
-    /// (and checked to be the ones loaded).
-    fn with_source<R>(
-        &self,
-        use_source: impl FnOnce(&dyn TensorSource) -> Result<R, ModelError>,
-    ) -> Result<R, ModelError> {
-        match &self.origin {
-            Origin::File(path) => {
-                let file = WeightsFile::read(path)?;
-                let found = file.identity(None).blake3;
-                if found != self.weights.blake3 {
-                    return Err(ModelError::WeightsChanged {
-                        path: path.clone(),
-                        expected: self.weights.blake3.clone(),
-                        found,
-                    });
-                }
-                use_source(&file.source())
-            }
-            Origin::Random { seed } => use_source(&random::RandomSource::new(
-                &self.variant.architecture(),
-                Family::Timm,
-                *seed,
-            )),
+    /// The file's `__metadata__` (empty for random weights).
+    pub fn metadata(&self) -> HashMap<String, String> {
+        match &self.tensors {
+            Tensors::File(file) => file.metadata().clone(),
+            Tensors::Random(_) => HashMap::new(),
         }
+    }
+
+    /// The file's size in bytes (`None` for random weights).
+    pub fn file_bytes(&self) -> Option<u64> {
+        match &self.tensors {
+            Tensors::File(file) => Some(file.len() as u64),
+            Tensors::Random(_) => None,
+        }
+    }
+
+    fn source(&self) -> Box<dyn TensorSource + '_> {
+        match &self.tensors {
+            Tensors::File(file) => Box::new(file.source()),
+            Tensors::Random(random) => Box::new(random),
+        }
+    }
+
+    /// The frozen network, placed; with a tune file's top swapped in (and the
+    /// tensor at its cut rounded to float16, as its training data was) when given.
+    pub fn build(
+        &self,
+        placement: Placement,
+        tune: Option<(&TuneFile, &str)>,
+    ) -> Result<EfficientNet, ModelError> {
+        let arch = self.variant.architecture();
+        configure_libtorch(&placement);
+        let base = self.source();
+        let (network, tuned_layer) = match tune {
+            None => (
+                Network::build(&arch, base.as_ref(), self.settings, placement)?,
+                None,
+            ),
+            Some((tune, tune_blake3)) => {
+                if tune.variant != self.variant.name()
+                    || tune.weights.blake3 != self.identity.blake3
+                {
+                    return Err(ModelError::Tune(format!(
+                        "tuned on {} ({}), this backbone is {} ({})",
+                        tune.variant, tune.weights.blake3, self.variant, self.identity.blake3
+                    )));
+                }
+                let overlay = Overlay {
+                    tune,
+                    base: base.as_ref(),
+                };
+                let mut network = Network::build(&arch, &overlay, self.settings, placement)?;
+                network.round_before_block(tune.cut.first_block);
+                (network, Some(tuned_feature_layer(&tune.cut, tune_blake3)))
+            }
+        };
+        Ok(EfficientNet {
+            id: ModelId::native(self.variant),
+            variant: self.variant,
+            padding: self.padding,
+            weights: self.identity.clone(),
+            placement,
+            network,
+            parameters: self.parameter_count(),
+            activation_cut: None,
+            tuned_layer,
+        })
     }
 
     /// The cut leaving the last `top_blocks` blocks (`None`: the last stage) at
@@ -267,14 +253,8 @@ impl Backbone {
         cut_point(self.variant, top_blocks, input_size, self.padding)
     }
 
-    /// From now on [`Backbone::features_and_activation`] also returns the tensor
-    /// entering `cut`'s first block.
-    pub fn set_activation_cut(&mut self, cut: Option<CutPoint>) {
-        self.activation_cut = cut;
-    }
-
-    pub fn activation_cut(&self) -> Option<CutPoint> {
-        self.activation_cut
+    pub fn feature_dim(&self) -> usize {
+        self.variant.architecture().feature_dim() as usize
     }
 
     /// The trainable top after `cut` with a fresh classifier of `outputs` logits.
@@ -285,45 +265,15 @@ impl Backbone {
         seed: u64,
         device: Device,
     ) -> Result<TunableTop, ModelError> {
-        let arch = self.variant.architecture();
-        self.with_source(|source| {
-            TunableTop::build(&arch, source, self.settings, cut, outputs, seed, device)
-        })
-    }
-
-    /// Swaps the tune file's top in: the network becomes the tuned one, rounding
-    /// the tensor at the cut to float16 as its training data was.
-    pub fn apply_tune(&mut self, tune: &TuneFile, tune_blake3: &str) -> Result<(), ModelError> {
-        if tune.variant != self.variant.name() || tune.weights.blake3 != self.weights.blake3 {
-            return Err(ModelError::Tune(format!(
-                "tuned on {} ({}), this backbone is {} ({})",
-                tune.variant, tune.weights.blake3, self.variant, self.weights.blake3
-            )));
-        }
-        let arch = self.variant.architecture();
-        let mut network = self.with_source(|base| {
-            Network::build(
-                &arch,
-                &Overlay { tune, base },
-                self.settings,
-                self.placement,
-            )
-        })?;
-        network.round_before_block(tune.cut.first_block);
-        self.network = network;
-        self.tuned_layer = Some(tuned_feature_layer(&tune.cut, tune_blake3));
-        Ok(())
-    }
-
-    /// The layer the features come from: [`FEATURE_LAYER`], or the tuned top's.
-    pub fn feature_layer(&self) -> String {
-        self.tuned_layer
-            .clone()
-            .unwrap_or_else(|| FEATURE_LAYER.to_string())
-    }
-
-    pub fn feature_dim(&self) -> i64 {
-        self.variant.architecture().feature_dim()
+        TunableTop::build(
+            &self.variant.architecture(),
+            self.source().as_ref(),
+            self.settings,
+            cut,
+            outputs,
+            seed,
+            device,
+        )
     }
 
     /// Trainable parameters of the backbone as published (convolutions and
@@ -344,16 +294,75 @@ impl Backbone {
         })
         .sum()
     }
+}
 
-    /// Pooled features `[batch, feature_dim]`, fp32 on the CPU, of normalised
-    /// images `[batch, 3, height, width]` (fp32, any device).
-    pub fn features(&self, images: &Tensor) -> Result<Tensor, ModelError> {
+/// A frozen EfficientNet ready to turn normalised images into pooled features.
+pub struct EfficientNet {
+    id: ModelId,
+    pub variant: Variant,
+    pub padding: Padding,
+    pub weights: WeightsIdentity,
+    pub placement: Placement,
+    network: Network,
+    parameters: u64,
+    /// Emit the tensor entering this cut's first block beside the features.
+    activation_cut: Option<CutPoint>,
+    /// Set when fine-tuned top tensors are swapped in: the feature layer's name.
+    tuned_layer: Option<String>,
+}
+
+impl EfficientNet {
+    /// From now on [`FeatureNet::features_and_activation`] also returns the
+    /// tensor entering the cut's first block.
+    pub fn set_activation_cut(&mut self, cut: Option<CutPoint>) {
+        self.activation_cut = cut;
+    }
+
+    /// The tensor entering `cut`'s first block, float32 on the network's device
+    /// (unrounded: for parity checks).
+    pub fn activation(&self, images: &Tensor, cut: &CutPoint) -> Result<Tensor, ModelError> {
+        let pass = self.network.forward_parts(images, Some(cut.first_block))?;
+        let activation = pass.activation.ok_or(ModelError::BadCut {
+            variant: self.variant,
+            requested: cut.top_blocks,
+            blocks: cut.total_blocks,
+        })?;
+        Ok(activation.f_to_kind(Kind::Float)?)
+    }
+}
+
+impl FeatureNet for EfficientNet {
+    fn id(&self) -> &ModelId {
+        &self.id
+    }
+
+    fn feature_dim(&self) -> usize {
+        self.variant.architecture().feature_dim() as usize
+    }
+
+    fn feature_layer(&self) -> String {
+        self.tuned_layer
+            .clone()
+            .unwrap_or_else(|| FEATURE_LAYER.to_string())
+    }
+
+    fn weights(&self) -> &WeightsIdentity {
+        &self.weights
+    }
+
+    fn parameter_count(&self) -> u64 {
+        self.parameters
+    }
+
+    fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    fn features(&self, images: &Tensor) -> Result<Tensor, ModelError> {
         Ok(self.network.forward(images)?.f_to_device(Device::Cpu)?)
     }
 
-    /// The features and, with an activation cut set, the tensor entering the
-    /// cut's first block, `[batch, C, H, W]` float16 on the CPU: one forward pass.
-    pub fn features_and_activation(
+    fn features_and_activation(
         &self,
         images: &Tensor,
     ) -> Result<(Tensor, Option<Tensor>), ModelError> {
@@ -370,19 +379,12 @@ impl Backbone {
         Ok((pass.features.f_to_device(Device::Cpu)?, activation))
     }
 
-    /// The tensor entering `cut`'s first block, float32 on the backbone's device
-    /// (unrounded: for parity checks and predict's own use).
-    pub fn activation(&self, images: &Tensor, cut: &CutPoint) -> Result<Tensor, ModelError> {
-        let pass = self.network.forward_parts(images, Some(cut.first_block))?;
-        Ok(pass.activation.expect("asked for").f_to_kind(Kind::Float)?)
+    fn activation_cut(&self) -> Option<CutPoint> {
+        self.activation_cut
     }
-}
 
-/// Extraction feeds one input size per backbone, so cuDNN's per-shape search for
-/// the fastest convolution algorithm pays for itself after the first batch.
-fn enable_cudnn_autotuning(device: Device) {
-    if device.is_cuda() {
-        tch::Cuda::cudnn_set_benchmark(true);
+    fn as_efficientnet_mut(&mut self) -> Option<&mut EfficientNet> {
+        Some(self)
     }
 }
 

@@ -8,7 +8,12 @@
 
 use std::path::Path;
 
+#[allow(dead_code)]
 fn main() {
+    link_libtorch();
+}
+
+fn link_libtorch() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         return;

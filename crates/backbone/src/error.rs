@@ -1,8 +1,6 @@
 use std::path::PathBuf;
 
-use super::arch::Variant;
-use super::naming::Family;
-use super::padding::Padding;
+use crate::efficientnet::{Family, Padding, Variant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -14,7 +12,8 @@ pub enum ModelError {
     #[error(
         "{path}: this is {what}, not safetensors. effprobe reads only safetensors weights \
          (pickle files can run code when loaded); convert it once in Python with \
-         `safetensors.torch.save_file(torch.load(PATH, weights_only=True), OUT)`"
+         `safetensors.torch.save_file(torch.load(PATH, weights_only=True), OUT)`. A \
+         backbone exported by tools/export_backbone.py is named in --variant ID=PATH instead"
     )]
     NotSafetensors { path: PathBuf, what: &'static str },
     #[error("{path}: not a valid safetensors file: {reason}")]
@@ -116,4 +115,11 @@ pub enum ModelError {
     },
     #[error("tune file: {0}")]
     Tune(String),
+    #[error("{path}: {reason}")]
+    BadModule { path: PathBuf, reason: String },
+    #[error(
+        "{what}: {id} is an exported module; this works on the native EfficientNet \
+         (b0..b7, lite0..lite4) only"
+    )]
+    NativeOnly { id: String, what: &'static str },
 }

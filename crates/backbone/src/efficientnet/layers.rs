@@ -5,8 +5,8 @@
 use tch::{Kind, Tensor};
 
 use super::arch::Activation;
-use super::device::MemoryLayout;
 use super::padding::{same_padding, Padding};
+use crate::device::Placement;
 
 /// Parameters of a frozen batch-norm, f64.
 pub struct BatchNorm {
@@ -26,34 +26,6 @@ pub fn fold_batch_norm(weight: &Tensor, bn: &BatchNorm) -> Result<(Tensor, Tenso
     let folded_weight = weight.f_mul(&scale.f_reshape([-1, 1, 1, 1])?)?;
     let folded_bias = bn.bias.f_sub(&bn.running_mean.f_mul(&scale)?)?;
     Ok((folded_weight, folded_bias))
-}
-
-/// Where, in what type and layout, the parameters live.
-#[derive(Clone, Copy, Debug)]
-pub struct Placement {
-    pub device: tch::Device,
-    pub kind: Kind,
-    pub layout: MemoryLayout,
-}
-
-impl Placement {
-    pub fn place(&self, tensor: &Tensor) -> Result<Tensor, tch::TchError> {
-        let moved = tensor.f_to_kind(self.kind)?.f_to_device(self.device)?;
-        if self.layout == MemoryLayout::ChannelsLast && moved.dim() == 4 {
-            to_channels_last(&moved)
-        } else {
-            Ok(moved)
-        }
-    }
-}
-
-/// NCHW shape with NHWC strides: what PyTorch's `channels_last` memory format is
-/// (tch exposes no memory-format API; convolutions keep the layout they are given).
-pub fn to_channels_last(tensor: &Tensor) -> Result<Tensor, tch::TchError> {
-    tensor
-        .f_permute([0, 2, 3, 1])?
-        .f_contiguous()?
-        .f_permute([0, 3, 1, 2])
 }
 
 /// A convolution with its bias, optionally followed by an activation.
@@ -81,7 +53,7 @@ impl Conv {
             weight: placement.place(&params.weight)?,
             bias: params
                 .bias
-                .f_to_kind(placement.kind)?
+                .f_to_kind(placement.kind())?
                 .f_to_device(placement.device)?,
             stride: params.stride,
             groups: params.groups,

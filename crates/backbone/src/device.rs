@@ -3,9 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use tch::{Cuda, Device, Kind};
+use tch::{Cuda, Device, Kind, Tensor};
 
-use super::error::ModelError;
+use crate::error::ModelError;
 
 /// `--device auto|cpu|cuda|cuda:N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,5 +138,111 @@ impl MemoryLayout {
             Device::Cpu | Device::Cuda(_) => MemoryLayout::ChannelsLast,
             _ => MemoryLayout::Contiguous,
         }
+    }
+}
+
+/// Where, in what type and layout, a network's parameters and activations live.
+#[derive(Clone, Copy, Debug)]
+pub struct Placement {
+    pub device: Device,
+    pub precision: Precision,
+    pub layout: MemoryLayout,
+}
+
+impl Placement {
+    /// `layout` of `None`: the faster one for the device.
+    pub fn new(device: Device, precision: Precision, layout: Option<MemoryLayout>) -> Placement {
+        Placement {
+            device,
+            precision,
+            layout: layout.unwrap_or_else(|| MemoryLayout::preferred_for(device)),
+        }
+    }
+
+    /// fp32 on the CPU in its faster layout: the reference placement of tests.
+    pub fn cpu() -> Placement {
+        Placement::new(Device::Cpu, Precision::Fp32, None)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.precision.kind()
+    }
+
+    /// `tensor` converted to this placement's type, device and layout.
+    pub fn place(&self, tensor: &Tensor) -> Result<Tensor, tch::TchError> {
+        let moved = tensor.f_to_kind(self.kind())?.f_to_device(self.device)?;
+        if self.layout == MemoryLayout::ChannelsLast && moved.dim() == 4 {
+            to_channels_last(&moved)
+        } else {
+            Ok(moved)
+        }
+    }
+
+    /// `cuda:0`, `cpu`: as the run record and predict's summary show it.
+    pub fn device_name(&self) -> String {
+        device_name(self.device)
+    }
+}
+
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(index) => format!("cuda:{index}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// NCHW shape with NHWC strides: what PyTorch's `channels_last` memory format is
+/// (tch exposes no memory-format API; convolutions keep the layout they are given).
+pub fn to_channels_last(tensor: &Tensor) -> Result<Tensor, tch::TchError> {
+    tensor
+        .f_permute([0, 2, 3, 1])?
+        .f_contiguous()?
+        .f_permute([0, 3, 1, 2])
+}
+
+extern "C" {
+    // src/fp32.cpp
+    fn effprobe_set_cuda_fp32_ieee(ieee: i32);
+    fn effprobe_cuda_fp32_is_ieee() -> i32;
+}
+
+/// Makes float32 mean IEEE float32 on CUDA for every operation libtorch runs in
+/// this process (`false`: PyTorch's default, TF32 convolutions).
+pub fn set_cuda_fp32_ieee(ieee: bool) {
+    // SAFETY: the shim takes and returns plain integers and only sets flags in
+    // ATen's global context.
+    unsafe { effprobe_set_cuda_fp32_ieee(i32::from(ieee)) }
+}
+
+/// Whether CUDA float32 convolutions, matmuls and RNNs are IEEE float32.
+pub fn cuda_fp32_is_ieee() -> bool {
+    // SAFETY: as above; a read of ATen's global context.
+    unsafe { effprobe_cuda_fp32_is_ieee() != 0 }
+}
+
+/// Process-wide libtorch settings a network on `placement` needs: IEEE float32
+/// (`--precision fp32` means fp32 on a GPU too, TorchScript modules included),
+/// and cuDNN's autotuning on CUDA (extraction feeds one input size per backbone,
+/// so its per-shape search for the fastest convolution pays for itself after the
+/// first batch).
+pub fn configure_libtorch(placement: &Placement) {
+    set_cuda_fp32_ieee(true);
+    if placement.device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The switch reaches ATen and reads back (on a CPU-only machine too: the
+    /// flags live in the global context, not on a device).
+    #[test]
+    fn the_fp32_switch_reaches_aten() {
+        set_cuda_fp32_ieee(false);
+        assert!(!cuda_fp32_is_ieee(), "PyTorch's default: TF32 convolutions");
+        configure_libtorch(&Placement::cpu());
+        assert!(cuda_fp32_is_ieee());
     }
 }

@@ -4,13 +4,12 @@
 use tch::{Kind, Tensor};
 
 use super::arch::{Activation, Architecture};
-use super::error::ModelError;
-use super::layers::{
-    fold_batch_norm, BatchNorm, Block, Conv, ConvParams, Placement, SqueezeExcite,
-};
+use super::layers::{fold_batch_norm, BatchNorm, Block, Conv, ConvParams, SqueezeExcite};
 use super::naming::{ConvBnNames, Family, SeNames};
 use super::padding::Padding;
 use super::weights::TensorSource;
+use crate::device::Placement;
+use crate::error::ModelError;
 
 /// Numerical settings that the tensor names do not carry.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -179,7 +178,7 @@ impl Network {
             let mut activation = None;
             for (index, block) in self.blocks.iter().enumerate() {
                 if self.round_at == Some(index) {
-                    x = x.f_to_kind(Kind::Half)?.f_to_kind(self.placement.kind)?;
+                    x = x.f_to_kind(Kind::Half)?.f_to_kind(self.placement.kind())?;
                 }
                 if activation_at == Some(index) {
                     activation = Some(x.shallow_clone());

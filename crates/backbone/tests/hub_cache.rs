@@ -1,7 +1,7 @@
 //! Weights by name from a Hugging Face cache laid out by the test.
 
+use backbone::hub_cache::{looks_like_hub_name, resolve, HubError};
 use contract::{Interpolation, ResizeMode};
-use extract::hub_cache::{looks_like_hub_name, resolve, HubError};
 
 #[test]
 fn resolves_a_timm_snapshot_and_its_preprocessing() {
@@ -69,18 +69,18 @@ fn cache_location_follows_huggingface_hub_rules() {
     std::env::set_var("HF_HUB_CACHE", "/tmp/a");
     std::env::set_var("HF_HOME", "/tmp/b");
     assert_eq!(
-        extract::hub_cache::default_cache_dir(),
+        backbone::hub_cache::default_cache_dir(),
         std::path::PathBuf::from("/tmp/a")
     );
     std::env::remove_var("HF_HUB_CACHE");
     assert_eq!(
-        extract::hub_cache::default_cache_dir(),
+        backbone::hub_cache::default_cache_dir(),
         std::path::PathBuf::from("/tmp/b/hub")
     );
     std::env::remove_var("HF_HOME");
     std::env::set_var("XDG_CACHE_HOME", "/tmp/c");
     assert_eq!(
-        extract::hub_cache::default_cache_dir(),
+        backbone::hub_cache::default_cache_dir(),
         std::path::PathBuf::from("/tmp/c/huggingface/hub")
     );
     for (key, value) in saved {

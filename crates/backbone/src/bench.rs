@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use tch::{Device, Kind, Tensor};
 
-use super::error::ModelError;
-use super::Backbone;
+use crate::error::ModelError;
+use crate::net::FeatureNet;
 
 #[derive(Clone, Copy, Debug)]
 pub struct BenchConfig {
@@ -41,8 +41,8 @@ pub fn synthetic_batch(config: &BenchConfig) -> Result<Tensor, ModelError> {
 
 /// Runs `warmup + timed` batches through `backbone`. Each batch's features are
 /// copied back to the CPU, which also waits for the GPU, so the time is real.
-pub fn run(backbone: &Backbone, config: &BenchConfig) -> Result<BenchReport, ModelError> {
-    let batch = synthetic_batch(config)?.f_to_device(backbone.device)?;
+pub fn run(backbone: &dyn FeatureNet, config: &BenchConfig) -> Result<BenchReport, ModelError> {
+    let batch = synthetic_batch(config)?.f_to_device(backbone.placement().device)?;
     let first_batch_features = backbone.features(&batch)?;
     for _ in 1..config.warmup_batches {
         let _ = backbone.features(&batch)?;

@@ -8,7 +8,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use extract::model::{Backbone, LoadOptions, Padding, Variant};
+use backbone::efficientnet::{EfficientNetWeights, Padding, Variant, WeightsOptions};
+use backbone::{FeatureNet, Placement};
 use tch::Tensor;
 
 const TOLERANCE: f64 = 1e-4;
@@ -46,14 +47,15 @@ fn run_case(python: &Path, family: &str, variant: Variant) -> CaseResult {
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("case JSON");
 
     let started = Instant::now();
-    let options = LoadOptions {
+    let options = WeightsOptions {
         variant: Some(variant),
         // timm's own (non-tf) weights carry no padding metadata, as on the Hub.
         padding: (family == "timm").then_some(Padding::Symmetric),
-        ..LoadOptions::default()
+        ..WeightsOptions::default()
     };
-    let backbone = Backbone::from_safetensors(&dir.path().join("weights.safetensors"), &options)
+    let weights = EfficientNetWeights::open(&dir.path().join("weights.safetensors"), &options)
         .unwrap_or_else(|e| panic!("{family} {variant}: {e}"));
+    let backbone = weights.build(Placement::cpu(), None).expect("builds");
     let expected_padding = if family == "timm_tf" {
         Padding::Same
     } else {
@@ -61,7 +63,7 @@ fn run_case(python: &Path, family: &str, variant: Variant) -> CaseResult {
     };
     assert_eq!(backbone.padding, expected_padding);
     assert_eq!(
-        backbone.feature_dim(),
+        backbone.feature_dim() as i64,
         report["feature_dim"].as_i64().expect("feature_dim")
     );
     let cases = Tensor::read_safetensors(dir.path().join("cases.safetensors")).expect("cases");

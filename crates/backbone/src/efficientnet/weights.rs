@@ -9,8 +9,8 @@ use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use tch::{Kind, Tensor};
 
 use super::arch::Variant;
-use super::error::ModelError;
 use super::naming::{expected_tensors, Family};
+use crate::error::ModelError;
 
 /// `__metadata__` keys effprobe writes when it converts weights (all optional on read).
 pub const META_FAMILY: &str = "effprobe.family";
@@ -68,6 +68,15 @@ impl WeightsFile {
         &self.path
     }
 
+    /// The file's size in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     pub fn metadata(&self) -> &HashMap<String, String> {
         &self.metadata
     }
@@ -113,6 +122,12 @@ impl WeightsFile {
 pub trait TensorSource {
     /// The named tensor as f64 on the CPU (batch-norm folding is done in double precision).
     fn tensor_f64(&self, name: &str) -> Result<Tensor, ModelError>;
+}
+
+impl<T: TensorSource + ?Sized> TensorSource for &T {
+    fn tensor_f64(&self, name: &str) -> Result<Tensor, ModelError> {
+        (**self).tensor_f64(name)
+    }
 }
 
 pub struct FileSource<'a> {

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use extract::model::padding::same_padding;
-use extract::model::{batch_norm_eps, Family, Padding, Variant};
+use backbone::efficientnet::padding::same_padding;
+use backbone::efficientnet::{batch_norm_eps, Family, Padding, Variant};
 use serde_json::Value;
 
 fn script() -> PathBuf {

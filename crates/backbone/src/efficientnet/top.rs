@@ -10,12 +10,12 @@ use contract::activations::CutPoint;
 use tch::{Device, Kind, Tensor};
 
 use super::arch::{Activation, Architecture, BlockConfig, Variant};
-use super::error::ModelError;
 use super::layers::convolve;
 use super::naming::{ConvBnNames, Family};
 use super::network::NetworkSettings;
 use super::padding::Padding;
 use super::weights::TensorSource;
+use crate::error::ModelError;
 
 /// PyTorch's default running-statistics momentum, used with `update_batch_norm`.
 const BATCH_NORM_MOMENTUM: f64 = 0.1;

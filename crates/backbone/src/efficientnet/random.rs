@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
 use super::arch::Architecture;
-use super::error::ModelError;
 use super::naming::{expected_tensors, ExpectedShape, Family};
 use super::weights::TensorSource;
+use crate::error::ModelError;
 
 pub struct RandomSource {
     seed: u64,

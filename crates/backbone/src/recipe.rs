@@ -1,0 +1,164 @@
+//! Preprocessing recipes: how an image becomes a backbone's input, as the
+//! weights' source defines it (timm's `pretrained_cfg`, torchvision's presets,
+//! effprobe's own `effprobe.recipe` metadata), and the flags that replace parts
+//! of it.
+
+use contract::{Interpolation, Preprocessing, ResizeMode};
+
+use crate::spec::WeightsSpecError;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RecipeError {
+    #[error("crop fraction {0} is outside (0, 1]")]
+    CropFraction(f64),
+    #[error("resize size {resize_size} is smaller than the crop size {crop_size}")]
+    ResizeSmallerThanCrop { resize_size: u32, crop_size: u32 },
+    #[error("input size must be at least 1")]
+    EmptyInput,
+}
+
+/// timm's evaluation transform: `Resize(floor(input / crop_pct))` on the shorter
+/// side, then `CenterCrop(input)`.
+pub fn timm_recipe(
+    input_size: u32,
+    crop_pct: f64,
+    interpolation: Interpolation,
+    mean: [f32; 3],
+    std: [f32; 3],
+) -> Result<Preprocessing, RecipeError> {
+    if input_size == 0 {
+        return Err(RecipeError::EmptyInput);
+    }
+    if !(crop_pct > 0.0 && crop_pct <= 1.0) {
+        return Err(RecipeError::CropFraction(crop_pct));
+    }
+    let resize_size = (f64::from(input_size) / crop_pct).floor() as u32;
+    Ok(Preprocessing {
+        input_size,
+        resize_mode: ResizeMode::Crop,
+        resize_size,
+        crop_fraction: crop_pct,
+        interpolation,
+        antialias: true,
+        mean,
+        std,
+    })
+}
+
+/// torchvision's `ImageClassification` preset: an explicit resize size for the
+/// shorter side and a crop size, per weights.
+pub fn torchvision_recipe(
+    resize_size: u32,
+    crop_size: u32,
+    interpolation: Interpolation,
+    mean: [f32; 3],
+    std: [f32; 3],
+) -> Result<Preprocessing, RecipeError> {
+    if crop_size == 0 {
+        return Err(RecipeError::EmptyInput);
+    }
+    if resize_size < crop_size {
+        return Err(RecipeError::ResizeSmallerThanCrop {
+            resize_size,
+            crop_size,
+        });
+    }
+    Ok(Preprocessing {
+        input_size: crop_size,
+        resize_mode: ResizeMode::Crop,
+        resize_size,
+        crop_fraction: f64::from(crop_size) / f64::from(resize_size),
+        interpolation,
+        antialias: true,
+        mean,
+        std,
+    })
+}
+
+/// Flags that replace parts of the weights' own recipe.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecipeOverrides {
+    pub input_size: Option<u32>,
+    pub resize_size: Option<u32>,
+    pub crop_fraction: Option<f64>,
+    pub resize_mode: Option<ResizeMode>,
+    pub interpolation: Option<Interpolation>,
+    pub mean: Option<[f32; 3]>,
+    pub std: Option<[f32; 3]>,
+}
+
+impl RecipeOverrides {
+    pub fn is_empty(&self) -> bool {
+        *self == RecipeOverrides::default()
+    }
+
+    pub fn apply(
+        &self,
+        base: Option<Preprocessing>,
+        weights: &str,
+    ) -> Result<Preprocessing, WeightsSpecError> {
+        let mut recipe = match (base, self.input_size) {
+            (Some(base), _) => base,
+            (None, Some(size)) => timm_recipe(
+                size,
+                0.875,
+                Interpolation::Bicubic,
+                IMAGENET_MEAN,
+                IMAGENET_STD,
+            )
+            .map_err(|e| WeightsSpecError::InvalidRecipe(e.to_string()))?,
+            (None, None) => {
+                return Err(WeightsSpecError::NoRecipe {
+                    weights: weights.to_string(),
+                })
+            }
+        };
+        if let Some(size) = self.input_size {
+            recipe.input_size = size;
+        }
+        if let Some(fraction) = self.crop_fraction {
+            if !(fraction > 0.0 && fraction <= 1.0) {
+                return Err(WeightsSpecError::InvalidRecipe(format!(
+                    "crop fraction {fraction} is outside (0, 1]"
+                )));
+            }
+            recipe.crop_fraction = fraction;
+        }
+        recipe.resize_size = match self.resize_size {
+            Some(size) => size,
+            None => (f64::from(recipe.input_size) / recipe.crop_fraction).floor() as u32,
+        };
+        recipe.crop_fraction = f64::from(recipe.input_size) / f64::from(recipe.resize_size);
+        if let Some(mode) = self.resize_mode {
+            recipe.resize_mode = mode;
+        }
+        if recipe.resize_mode == ResizeMode::Stretch {
+            recipe.resize_size = recipe.input_size;
+            recipe.crop_fraction = 1.0;
+        }
+        if let Some(interpolation) = self.interpolation {
+            recipe.interpolation = interpolation;
+        }
+        if let Some(mean) = self.mean {
+            recipe.mean = mean;
+        }
+        if let Some(std) = self.std {
+            if std.iter().any(|s| *s <= 0.0) {
+                return Err(WeightsSpecError::InvalidRecipe(format!(
+                    "std {std:?} must be positive"
+                )));
+            }
+            recipe.std = std;
+        }
+        if recipe.resize_size < recipe.input_size {
+            return Err(WeightsSpecError::InvalidRecipe(format!(
+                "resize size {} is smaller than the input size {}",
+                recipe.resize_size, recipe.input_size
+            )));
+        }
+        Ok(recipe)
+    }
+}
+
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];

@@ -28,8 +28,10 @@ pub fn timm_recipe(
     let resize_size = (f64::from(input_size) / crop_pct).floor() as u32;
     Ok(Preprocessing {
         input_size,
+        input_width: None,
         resize_mode: ResizeMode::Crop,
         resize_size,
+        resize_width: None,
         crop_fraction: crop_pct,
         interpolation,
         antialias: true,
@@ -58,8 +60,10 @@ pub fn torchvision_recipe(
     }
     Ok(Preprocessing {
         input_size: crop_size,
+        input_width: None,
         resize_mode: ResizeMode::Crop,
         resize_size,
+        resize_width: None,
         crop_fraction: f64::from(crop_size) / f64::from(resize_size),
         interpolation,
         antialias: true,

@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use contract::{Interpolation, Preprocessing};
+use contract::Preprocessing;
 use serde::Deserialize;
 
-use crate::recipe::{timm_recipe, RecipeError};
+use crate::recipe::RecipeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -146,34 +146,15 @@ fn newest_subdirectory(dir: &Path) -> Option<PathBuf> {
 }
 
 impl TimmConfig {
-    /// The evaluation transform timm uses for these weights.
+    /// The evaluation transform timm uses for these weights (every crop mode,
+    /// non-square sizes too).
     pub fn recipe(&self, config_path: &Path) -> Result<Preprocessing, HubError> {
         let cfg = &self.pretrained_cfg;
-        let bad = |reason: String| HubError::BadConfig {
-            path: config_path.to_path_buf(),
-            reason,
-        };
-        if cfg.input_size[1] != cfg.input_size[2] {
-            return Err(bad(format!(
-                "non-square input_size {:?} is not supported",
-                cfg.input_size
-            )));
-        }
-        if let Some(mode) = cfg.crop_mode.as_deref().filter(|m| *m != "center") {
-            return Err(bad(format!(
-                "crop_mode {mode:?} is not supported (only \"center\")"
-            )));
-        }
-        let interpolation = match cfg.interpolation.as_str() {
-            "bicubic" => Interpolation::Bicubic,
-            "bilinear" => Interpolation::Bilinear,
-            "nearest" => Interpolation::Nearest,
-            other => return Err(bad(format!("interpolation {other:?} is not supported"))),
-        };
-        timm_recipe(
-            cfg.input_size[1],
+        Preprocessing::from_timm(
+            (cfg.input_size[1], cfg.input_size[2]),
             cfg.crop_pct,
-            interpolation,
+            cfg.crop_mode.as_deref().unwrap_or("center"),
+            &cfg.interpolation,
             cfg.mean,
             cfg.std,
         )

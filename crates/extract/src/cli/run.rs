@@ -69,14 +69,18 @@ struct RecipeArgs {
     /// Side of the square input.
     #[arg(long)]
     input_size: Option<u32>,
-    /// Crop mode: resize the shorter side to this before the centre crop.
+    /// Side of the resize target before the centre crop (crop: the shorter side's length;
+    /// squash and border: the square the image is squashed to or fitted inside).
     #[arg(long, conflicts_with = "crop_fraction")]
     resize_size: Option<u32>,
-    /// Crop mode: input size / resize size (timm's crop_pct).
+    /// Input size / resize size (timm's crop_pct), for crop, squash and border.
     #[arg(long)]
     crop_fraction: Option<f64>,
-    /// crop (shorter side, then centre crop) or stretch (to a square, ignoring aspect: Keras).
-    #[arg(long, value_parser = ["crop", "stretch"])]
+    /// crop (keep aspect, cover the resize size, centre crop: timm's crop_mode center),
+    /// squash (to the resize size ignoring aspect, then centre crop: timm's squash),
+    /// border (keep aspect, fit inside the resize size, pad with the mean colour, then
+    /// centre crop: timm's border) or stretch (straight to the input size ignoring aspect: Keras).
+    #[arg(long, value_parser = ["crop", "squash", "border", "stretch"])]
     resize_mode: Option<String>,
     /// nearest, bilinear or bicubic.
     #[arg(long, value_parser = ["nearest", "bilinear", "bicubic"])]
@@ -102,12 +106,11 @@ impl RecipeArgs {
             input_size: self.input_size,
             resize_size: self.resize_size,
             crop_fraction: self.crop_fraction,
-            resize_mode: self.resize_mode.as_deref().map(|m| {
-                if m == "stretch" {
-                    ResizeMode::Stretch
-                } else {
-                    ResizeMode::Crop
-                }
+            resize_mode: self.resize_mode.as_deref().map(|m| match m {
+                "stretch" => ResizeMode::Stretch,
+                "squash" => ResizeMode::Squash,
+                "border" => ResizeMode::Border,
+                _ => ResizeMode::Crop,
             }),
             interpolation: self.interpolation.as_deref().map(|i| match i {
                 "nearest" => Interpolation::Nearest,

@@ -95,6 +95,9 @@ impl ScanReport {
         let splits = match self.splits_from {
             SplitsFrom::Folders => "splits as given by the folders",
             SplitsFrom::ManifestColumn => "splits from its split column",
+            SplitsFrom::ShardNames if self.layout == Layout::HfParquet => {
+                "splits from the file names"
+            }
             SplitsFrom::ShardNames => "splits from the shard names",
             SplitsFrom::Hash if crate::split::balanced_rule(self.classes.len()) => {
                 "split by content hash (8:1:1, val/test balanced per class)"
@@ -108,6 +111,8 @@ impl ScanReport {
             Layout::Flat => format!("flat class folders, {splits}"),
             Layout::Manifest => format!("label manifest, {splits}"),
             Layout::Webdataset => format!("WebDataset tar shards, {splits}"),
+            Layout::FileNames => format!("labels from the file names, {splits}"),
+            Layout::HfParquet => format!("Hugging Face Parquet files, {splits}"),
         }
     }
 

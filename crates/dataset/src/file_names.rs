@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use contract::Split;
-use regex::Regex;
+/// The pattern type, so that callers need no dependency of their own.
+pub use regex::Regex;
 
 use crate::collect::{inspect_files, list_some, Candidate, ClassOrder, Collected};
 use crate::folders::LayoutChoice;

@@ -253,13 +253,17 @@ pub fn read_image(
 /// Drops least recently used row groups until the cache fits its budget, never
 /// the one just read.
 fn evict(keep: &GroupKey) {
+    evict_to(CACHE_BUDGET_BYTES, keep);
+}
+
+fn evict_to(budget: usize, keep: &GroupKey) {
     let mut cache = lock();
     let size = |slot: &GroupSlot| match slot.bytes.get() {
         Some(Ok(array)) => array.get_array_memory_size(),
         _ => 0,
     };
     let mut total: usize = cache.groups.values().map(|s| size(s)).sum();
-    while total > CACHE_BUDGET_BYTES {
+    while total > budget {
         let oldest = cache
             .groups
             .iter()
@@ -276,4 +280,85 @@ fn evict(keep: &GroupKey) {
 /// How many row groups this process has decoded to read images (for tests).
 pub fn row_groups_decoded() -> u64 {
     DECODED.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{BinaryArray, RecordBatch, StringArray, StructArray};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    use super::*;
+
+    /// Six rows of `image` structs in row groups of two.
+    fn write_images(path: &Path) -> Vec<Vec<u8>> {
+        let images: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 10 + i as usize]).collect();
+        let bytes = BinaryArray::from_iter_values(images.iter());
+        let paths = StringArray::from_iter_values((0..6).map(|i| format!("{i}.jpg")));
+        let image = StructArray::from(vec![
+            (
+                Arc::new(Field::new("bytes", DataType::Binary, true)),
+                Arc::new(bytes) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("path", DataType::Utf8, true)),
+                Arc::new(paths) as ArrayRef,
+            ),
+        ]);
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "image",
+            image.data_type().clone(),
+            true,
+        )]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(image)]).unwrap();
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(2))
+            .build();
+        let file = File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        images
+    }
+
+    #[test]
+    fn row_groups_are_decoded_once_and_evicted_least_recent_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("images.parquet");
+        let images = write_images(&path);
+        let before = row_groups_decoded();
+        for (i, image) in images.iter().enumerate() {
+            assert_eq!(&read_image(&path, "image", i / 2, i % 2).unwrap(), image);
+        }
+        assert_eq!(row_groups_decoded() - before, 3);
+        let key = |row_group| GroupKey {
+            file: path.clone(),
+            column: "image".into(),
+            row_group,
+        };
+        let cached = || {
+            lock()
+                .groups
+                .keys()
+                .filter(|k| k.file == path)
+                .map(|k| k.row_group)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(cached(), [0, 1, 2].into());
+        // A budget of nothing keeps the one just read.
+        evict_to(0, &key(1));
+        assert_eq!(cached(), [1].into());
+        assert_eq!(read_image(&path, "image", 0, 1).unwrap(), images[1]);
+        assert_eq!(row_groups_decoded() - before, 4);
+        let error = read_image(&path, "image", 3, 0).unwrap_err();
+        assert!(error.to_string().contains("row group 3 of 3"), "{error}");
+        let error = read_image(&path, "picture", 0, 0).unwrap_err();
+        assert!(
+            error.to_string().contains("no image column \"picture\""),
+            "{error}"
+        );
+    }
 }

@@ -120,6 +120,7 @@ fn bad_values_of_typed_flags_exit_2() {
         ("--precision", "fp64"),
         ("--padding", "sideways"),
         ("--layout", "diagonal"),
+        ("--label-from-name", "^[a-z]+"),
     ] {
         let output = Command::new(bin.join("extract"))
             .args(["--variant", "b0", "--weights", "random", "--data", "."])

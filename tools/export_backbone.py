@@ -184,7 +184,11 @@ def export(args):
         write_module(module, temporary)
         reloaded = torch.jit.load(temporary, map_location="cpu")
         with torch.no_grad():
-            exported = reloaded(check)
+            try:
+                exported = reloaded(check)
+            except Exception as error:  # TorchScript raises its own error types
+                raise BackboneError(f"saved module fails at batch {CHECK_BATCH}: {tb._first_line(error)}; "
+                                    "nothing written")
         if exported.shape != eager.shape:
             raise BackboneError(f"saved module returns {list(exported.shape)} at batch {CHECK_BATCH}, eager "
                                 f"{list(eager.shape)}; nothing written")
@@ -234,6 +238,8 @@ def export(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    # torch 2.11 marks torch.jit.save/load deprecated; TorchScript is what effprobe reads.
+    warnings.filterwarnings("ignore", message="`torch.jit.", category=DeprecationWarning)
     torch.set_grad_enabled(False)
     try:
         export(args)

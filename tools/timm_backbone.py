@@ -196,7 +196,9 @@ def size_kwargs_for(arch, input_size):
 
 
 class Backbone:
-    """A timm model (num_classes=0, eval, float32, CPU) and where its tensors came from."""
+    """A timm model (num_classes=0, eval, float32, CPU) and where its tensors came from.
+    `tag` is the pretrained tag of hub weights (None for random weights and files: the
+    recipe is then MODEL's, its tag or timm's default for the architecture)."""
 
     def __init__(self, model, arch, tag, spec, weights_blake3, weights_file=None, random_seed=None):
         self.model = model
@@ -237,14 +239,14 @@ def build(model_name, weights, input_size=None, scriptable=False):
         size = resolved_input_size(model, input_size)
         randomise(model, value, size)
         identity = random_identity(arch, value, size)
-        backbone = Backbone(model, arch, model_tag, weights, blake3.blake3(identity.encode()).hexdigest(),
+        backbone = Backbone(model, arch, None, weights, blake3.blake3(identity.encode()).hexdigest(),
                             random_seed=value)
     elif kind == "file":
         # custom_load means timm's .npz reader; any other file goes through load_state_dict
         overlay = {"file": value, "custom_load": value.lower().endswith(".npz")}
         model, recorder = create(model_name, True, size_kwargs, overlay=overlay)
         _check_loaded(model, recorder, value)
-        backbone = Backbone(model, arch, model_tag, f"file:{value}", blake3_file(value), weights_file=value)
+        backbone = Backbone(model, arch, None, f"file:{value}", blake3_file(value), weights_file=value)
     elif kind == "timm":
         weights_arch, weights_tag = timm.models.split_model_name_tag(value)
         if weights_arch != arch or (model_tag and model_tag != weights_tag):

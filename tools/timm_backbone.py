@@ -197,17 +197,21 @@ def size_kwargs_for(arch, input_size):
 
 class Backbone:
     """A timm model (num_classes=0, eval, float32, CPU) and where its tensors came from.
-    `tag` is the pretrained tag of hub weights (None for random weights and files: the
-    recipe is then MODEL's, its tag or timm's default for the architecture)."""
+    `tag` is the timm pretrained tag whose pretrained_cfg the model carries, i.e. whose
+    recipe it uses (for random weights and files too: MODEL's tag, or timm's default
+    tag for the architecture); `spec` says where the tensors came from."""
 
-    def __init__(self, model, arch, tag, spec, weights_blake3, weights_file=None, random_seed=None):
+    def __init__(self, model, arch, spec, weights_blake3, weights_file=None):
         self.model = model
-        self.arch = arch
-        self.tag = tag
+        self.arch, self.tag = arch, model.pretrained_cfg.get("tag") or None
         self.spec = spec
         self.weights_blake3 = weights_blake3
         self.weights_file = weights_file
-        self.random_seed = random_seed
+
+    @property
+    def name(self):
+        """ARCH.TAG (or ARCH): rebuilds this model with the same recipe."""
+        return f"{self.arch}.{self.tag}" if self.tag else self.arch
 
 
 def build(model_name, weights, input_size=None, scriptable=False):
@@ -238,44 +242,47 @@ def build(model_name, weights, input_size=None, scriptable=False):
         model.eval()
         size = resolved_input_size(model, input_size)
         randomise(model, value, size)
-        identity = random_identity(arch, value, size)
-        backbone = Backbone(model, arch, None, weights, blake3.blake3(identity.encode()).hexdigest(),
-                            random_seed=value)
+        identity = random_identity(recipe_name(arch, model), value, size)
+        backbone = Backbone(model, arch, weights, blake3.blake3(identity.encode()).hexdigest())
     elif kind == "file":
         # custom_load means timm's .npz reader; any other file goes through load_state_dict
         overlay = {"file": value, "custom_load": value.lower().endswith(".npz")}
         model, recorder = create(model_name, True, size_kwargs, overlay=overlay)
         _check_loaded(model, recorder, value)
-        backbone = Backbone(model, arch, None, f"file:{value}", blake3_file(value), weights_file=value)
-    elif kind == "timm":
-        weights_arch, weights_tag = timm.models.split_model_name_tag(value)
-        if weights_arch != arch or (model_tag and model_tag != weights_tag):
-            raise BackboneError(f"--weights {value} are for {value}, not for the model {model_name}", exit_code=2)
-        cfg = timm.models.get_pretrained_cfg(value).to_dict()
-        repo = cfg.get("hf_hub_id")
-        if not repo:
-            raise BackboneError(f"timm's {value} is not on the Hugging Face hub ({cfg.get('url') or 'no url'}); "
-                                "download the file and pass its path to --weights")
-        file = cached_weights_file(repo, cfg)
-        model, recorder = create(value, True, size_kwargs)
+        backbone = Backbone(model, arch, f"file:{value}", blake3_file(value), weights_file=value)
+    else:
+        repo = value if kind == "hf" else None
+        timm_name = value if kind == "timm" else timm_name_of_repo(value)
+        config_path = cached_file(repo, "config.json") if repo else None
+        if timm_name and not config_path:
+            # timm's own pretrained name: timm's pretrained_cfg is the recipe
+            weights_arch, weights_tag = timm.models.split_model_name_tag(timm_name)
+            if weights_arch != arch or (model_tag and model_tag != weights_tag):
+                raise BackboneError(f"--weights {weights} are {timm_name}'s, not for the model {model_name}",
+                                    exit_code=2)
+            cfg = timm.models.get_pretrained_cfg(timm_name).to_dict()
+            repo = cfg.get("hf_hub_id")
+            if not repo:
+                raise BackboneError(f"timm's {timm_name} is not on the Hugging Face hub ({cfg.get('url') or 'no url'})"
+                                    "; download the file and pass its path to --weights")
+            file = cached_weights_file(repo, cfg)
+            model, recorder = create(timm_name, True, size_kwargs)
+        else:
+            # a timm model repo: its config.json is the recipe (and the architecture's arguments)
+            if not config_path:
+                raise BackboneError(f"hf:{repo}: no config.json in the local Hugging Face cache (a timm model repo "
+                                    f"has one); fetch the repo with: {fetch_command(repo)}")
+            with open(config_path) as handle:
+                config = json.load(handle)
+            cfg = config.get("pretrained_cfg") or config
+            repo_arch = config.get("architecture")
+            if repo_arch != arch or (model_tag and model_tag != cfg.get("tag")):
+                raise BackboneError(f"hf:{repo} holds a {repo_arch!r} (its config.json), not the model {model_name}",
+                                    exit_code=2)
+            file = cached_weights_file(repo, cfg)
+            model, recorder = create(f"hf-hub:{repo}", True, size_kwargs)
         _check_loaded(model, recorder, file)
-        backbone = Backbone(model, arch, weights_tag, f"hf:{repo}", blake3_file(file), weights_file=file)
-    else:  # hf
-        config_path = cached_file(value, "config.json")
-        if not config_path:
-            raise BackboneError(f"hf:{value}: no config.json in the local Hugging Face cache (a timm model repo "
-                                f"has one); fetch the repo with: {fetch_command(value)}")
-        with open(config_path) as handle:
-            config = json.load(handle)
-        repo_arch = config.get("architecture")
-        if repo_arch != arch or (model_tag and model_tag != (config.get("pretrained_cfg") or {}).get("tag")):
-            raise BackboneError(f"hf:{value} holds a {repo_arch!r} (its config.json), not the model {model_name}",
-                                exit_code=2)
-        cfg = config.get("pretrained_cfg") or config
-        file = cached_weights_file(value, cfg)
-        model, recorder = create(f"hf-hub:{value}", True, size_kwargs)
-        _check_loaded(model, recorder, file)
-        backbone = Backbone(model, arch, cfg.get("tag"), f"hf:{value}", blake3_file(file), weights_file=file)
+        backbone = Backbone(model, arch, f"hf:{repo}", blake3_file(file), weights_file=file)
     backbone.model.eval()
     for parameter in backbone.model.parameters():
         parameter.requires_grad_(False)
@@ -288,9 +295,25 @@ def resolved_input_size(model, input_size):
     return tuple(model.pretrained_cfg["input_size"][1:])
 
 
-def random_identity(arch, seed, size):
-    """The text whose blake3 names random weights: every input that changes the tensors."""
-    return f"random:{arch}:seed={seed}:input={size[0]}x{size[1]}:{RANDOM_PROCEDURE}"
+def recipe_name(arch, model):
+    tag = model.pretrained_cfg.get("tag")
+    return f"{arch}.{tag}" if tag else arch
+
+
+def random_identity(name, seed, size):
+    """The text whose blake3 names random weights: every input that changes the tensors
+    (the recipe's tag: calibration uses its mean and std)."""
+    return f"random:{name}:seed={seed}:input={size[0]}x{size[1]}:{RANDOM_PROCEDURE}"
+
+
+def timm_name_of_repo(repo):
+    """The timm pretrained name whose hf_hub_id is `repo` (timm/ARCH.TAG), if any."""
+    owner, name = repo.split("/", 1)
+    arch, tag = timm.models.split_model_name_tag(name)
+    if not tag or not timm.is_model(arch):
+        return None
+    cfg = timm.models.get_pretrained_cfg(name)
+    return name if cfg is not None and cfg.hf_hub_id == repo else None
 
 
 # ---------------------------------------------------------------- recipe and facts

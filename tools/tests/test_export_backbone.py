@@ -68,14 +68,16 @@ def test_family_exports_and_matches_eager(name, pool, size, exports):
 
     # The eager model, rebuilt from the same spec: random:SEED must be reproducible.
     backbone = tb.build(name, f"random:{SEED}")
-    arch, tag = timm.models.split_model_name_tag(name)
-    reference_cfg = timm.data.resolve_data_config(model=timm.create_model(name, pretrained=False))
+    arch, _ = timm.models.split_model_name_tag(name)
+    timm_model = timm.create_model(name, pretrained=False)
+    recipe_tag = timm_model.pretrained_cfg["tag"]
+    reference_cfg = timm.data.resolve_data_config(model=timm_model)
     assert sidecar["format"] == "effprobe-backbone/1"
     assert sidecar["module"] == f"{name}.pt"
     assert sidecar["module_blake3"] == blake3_of(out)
     assert sidecar["model"] == arch
-    assert sidecar["pretrained_tag"] is None
-    identity = f"random:{arch}:seed={SEED}:input={size[0]}x{size[1]}:effprobe-random/1"
+    assert sidecar["pretrained_tag"] == recipe_tag  # the recipe's tag, not a claim about the tensors
+    identity = f"random:{arch}.{recipe_tag}:seed={SEED}:input={size[0]}x{size[1]}:effprobe-random/1"
     assert sidecar["weights"] == {"spec": f"random:{SEED}", "blake3": blake3.blake3(identity.encode()).hexdigest()}
     assert sidecar["pooling"] == pool
     assert sidecar["feature_layer"].startswith(f"timm {arch}: forward_head(forward_features(x), pre_logits=True)")
@@ -250,6 +252,7 @@ def test_checkpoint_file_round_trip_and_misfit(tmp_path, capsys):
     sidecar = json.loads((tmp_path / "m.pt.json").read_text())
     assert sidecar["weights"] == {"spec": f"file:{tmp_path / 'fits.safetensors'}",
                                   "blake3": blake3_of(tmp_path / "fits.safetensors")}
+    assert sidecar["pretrained_tag"] == "e2400_r224_in1k"  # timm's default recipe for the architecture
     model.reset_classifier(0)
     images = tb.synthetic_images(torch.Generator().manual_seed(5), 2, 224, 224,
                                  sidecar["pretrained_cfg"]["mean"], sidecar["pretrained_cfg"]["std"])

@@ -27,3 +27,17 @@ def pytest_terminal_summary(terminalreporter):
             f"{name:40s} {row['input']:>9s} {row['dim']:5d} {row['export_seconds']:9.1f} "
             f"{row['module_vs_eager32']:18.3g} {row['module_vs_eager64']:18.3g} {row['eager32_vs_64']:14.3g} "
             f"{row['spread']:7.3f}")
+
+
+def skip_or_fail(request, what):
+    """A missing test resource: a failure under CI=true, else a visible skip recorded in
+    $EFFPROBE_SKIP_LOG (as crates/testkit's skip_or_fail does for the Rust tests)."""
+    import pytest
+
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"required test resource missing under CI=true: {what}")
+    log = os.environ.get("EFFPROBE_SKIP_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"pytest::{request.node.nodeid}: {what}\n")
+    pytest.skip(what)

@@ -8,10 +8,12 @@
 MODEL is a timm architecture (`convnext_tiny`) or ARCH.TAG (`convnext_tiny.fb_in22k`:
 that tag's recipe). SPEC says where the tensors come from:
 
-    random:SEED      seeded random weights, made well-conditioned (see below)
-    hf:OWNER/NAME    a timm model repo in the LOCAL Hugging Face cache (HF_HOME /
-                     HF_HUB_CACHE honoured; nothing is downloaded: when it is missing
-                     the error prints the `hf download` command that fetches it)
+    random[:SEED]    seeded random weights, made well-conditioned (see below);
+                     `random` is seed 0 (effprobe's --weights vocabulary)
+    [hf:]OWNER/NAME  a timm model repo in the LOCAL Hugging Face cache (--hf-cache, else
+                     HF_HUB_CACHE / HF_HOME as huggingface_hub resolves them; nothing
+                     is downloaded: a missing entry's error prints the `hf download`
+                     command that fetches it)
     ARCH.TAG         a timm pretrained name, from the local cache (timm's hf_hub_id)
     PATH             a checkpoint file (.safetensors .pth .pt .bin .npz) read by timm's
                      pretrained-file loader (its checkpoint filter applies); every
@@ -96,10 +98,13 @@ def crop_pct_arg(text):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="export_backbone.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="MODEL", help="timm architecture, or ARCH.TAG for that tag's recipe")
     parser.add_argument("--weights", required=True, metavar="SPEC",
-                        help="random:SEED | hf:OWNER/NAME | ARCH.TAG | checkpoint file")
+                        help="random[:SEED] | [hf:]OWNER/NAME | ARCH.TAG | checkpoint file")
+    parser.add_argument("--hf-cache", metavar="DIR", help="the Hugging Face cache folder (default: HF_HUB_CACHE, "
+                        "else HF_HOME/hub, else ~/.cache/huggingface/hub)")
     parser.add_argument("--out", required=True, metavar="PATH.pt", help="module path; the sidecar is PATH.pt.json")
     parser.add_argument("--input-size", type=input_size_arg, metavar="H[,W]",
                         help="input size (default: the recipe's)")
@@ -152,7 +157,8 @@ def write_module(module, path):
 
 def export(args):
     started = time.perf_counter()
-    backbone = tb.build(args.model, args.weights, args.input_size, scriptable=args.method == "script")
+    backbone = tb.build(args.model, args.weights, args.input_size, scriptable=args.method == "script",
+                        cache_dir=args.hf_cache)
     model = backbone.model
     recipe = tb.data_config(model, args.input_size, recipe_overrides(args))
     _, height, width = recipe["input_size"]

@@ -4,9 +4,11 @@ eager reference. Python is fine here: this is a one-time conversion step and a t
 reference, never on effprobe's path.
 
 Weights specs (`--weights`):
-  random:SEED        seeded random weights made well-conditioned (see `randomise`)
-  hf:OWNER/NAME      a Hugging Face model repo in the LOCAL hub cache, loaded the way
-                     timm loads `hf-hub:OWNER/NAME` (its config.json is the recipe)
+  random[:SEED]      seeded random weights made well-conditioned (see `randomise`);
+                     `random` is seed 0, as in effprobe's --weights
+  [hf:]OWNER/NAME    a Hugging Face model repo in the LOCAL hub cache, loaded the way
+                     timm loads `hf-hub:OWNER/NAME` (its config.json is the recipe;
+                     a timm/ARCH.TAG repo without one: timm's own pretrained_cfg)
   ARCH.TAG           a timm pretrained name (e.g. convnext_tiny.in12k_ft_in1k), from
                      the LOCAL hub cache (timm's own hf_hub_id for that name)
   PATH               a checkpoint file (.safetensors, .pth, .pt, .bin, .npz), loaded
@@ -61,8 +63,17 @@ def check_model_name(model):
     return arch, tag or None
 
 
+def looks_like_hub_name(text):
+    """OWNER/NAME that is not a path: effprobe's rule for a Hugging Face cache name."""
+    parts = text.split("/")
+    return (len(parts) == 2 and all(part and part not in (".", "..") for part in parts)
+            and not text.lower().endswith(CHECKPOINT_SUFFIXES) and not os.path.exists(text))
+
+
 def parse_weights_spec(spec):
     """('random', seed) | ('hf', repo_id) | ('timm', 'arch.tag') | ('file', abs_path)."""
+    if spec == "random":
+        return "random", 0  # as effprobe's --weights random
     if spec.startswith("random:"):
         seed = spec[len("random:"):]
         if not seed.isdigit():
@@ -74,6 +85,8 @@ def parse_weights_spec(spec):
             raise BackboneError(f"--weights {spec!r}: hf: needs OWNER/NAME (e.g. hf:timm/resnet50.a1_in1k)",
                                 exit_code=2)
         return "hf", repo
+    if looks_like_hub_name(spec):
+        return "hf", spec
     if spec.lower().endswith(CHECKPOINT_SUFFIXES) or os.path.sep in spec:
         path = os.path.abspath(spec)
         if not os.path.isfile(path):
@@ -84,36 +97,36 @@ def parse_weights_spec(spec):
         check_model_name(spec)
         return "timm", spec
     raise BackboneError(
-        f"--weights {spec!r}: not random:SEED, hf:OWNER/NAME, a timm pretrained name (ARCH.TAG) "
+        f"--weights {spec!r}: not random[:SEED], [hf:]OWNER/NAME, a timm pretrained name (ARCH.TAG) "
         f"or a checkpoint file ({', '.join(CHECKPOINT_SUFFIXES)})", exit_code=2)
 
 
 # ---------------------------------------------------------------- the local hub cache
 
 
-def fetch_command(repo):
-    return f"hf download {repo}"
+def fetch_command(repo, cache_dir=None):
+    return f"hf download {repo}" + (f" --cache-dir {cache_dir}" if cache_dir else "")
 
 
-def cached_file(repo, filename):
+def cached_file(repo, filename, cache_dir=None):
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo, filename)
+    found = try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
     return found if isinstance(found, str) else None
 
 
-def cached_weights_file(repo, cfg):
+def cached_weights_file(repo, cfg, cache_dir=None):
     """The file timm's load_state_dict_from_hf would read, in its order of preference."""
     names = [cfg["hf_hub_filename"]] if cfg.get("hf_hub_filename") else ["model.safetensors", "pytorch_model.bin"]
     for name in names:
-        found = cached_file(repo, name)
+        found = cached_file(repo, name, cache_dir)
         if found:
             return found
     from huggingface_hub import constants
 
     raise BackboneError(
         f"weights of {repo} ({' or '.join(names)}) are not in the local Hugging Face cache "
-        f"({constants.HF_HUB_CACHE}); fetch them with: {fetch_command(repo)}")
+        f"({cache_dir or constants.HF_HUB_CACHE}); fetch them with: {fetch_command(repo, cache_dir)}")
 
 
 # ---------------------------------------------------------------- building
@@ -160,8 +173,8 @@ def _first_line(error):
     return (useful or lines or [type(error).__name__])[0]
 
 
-def _create(name, pretrained, size_kwargs, overlay=None, scriptable=False):
-    kwargs = dict(pretrained=pretrained, num_classes=0, **size_kwargs)
+def _create(name, pretrained, size_kwargs, overlay=None, scriptable=False, cache_dir=None):
+    kwargs = dict(pretrained=pretrained, num_classes=0, cache_dir=cache_dir, **size_kwargs)
     if overlay:
         kwargs["pretrained_cfg_overlay"] = overlay
     with timm.layers.set_layer_config(scriptable=scriptable or None, exportable=scriptable or None), \
@@ -170,12 +183,19 @@ def _create(name, pretrained, size_kwargs, overlay=None, scriptable=False):
     return model, recorder
 
 
-def _check_loaded(model, recorder, source):
-    """Refuses a checkpoint whose tensors did not all land in the model (or vice versa)."""
+def _check_loaded(model, recorder, source, arch):
+    """Refuses a checkpoint whose tensors did not all land in the model (or vice versa).
+    Missing buffers the model computes itself (index tables, masks; BatchNorm's
+    num_batches_tracked) are fine; a missing parameter or running mean/var is not."""
     calls = [result for module, result in recorder.calls if module is model]
     if not calls:
         return  # a custom loader (e.g. timm's .npz reader) that checks its own keys
-    missing = [key for result in calls for key in result.missing_keys]
+    parameters = {name for name, _ in model.named_parameters()}
+
+    def needed(key):
+        return key in parameters or key.rsplit(".", 1)[-1] in ("running_mean", "running_var")
+
+    missing = [key for result in calls for key in result.missing_keys if needed(key)]
     unexpected = [key for result in calls for key in result.unexpected_keys]
     if missing or unexpected:
         parts = []
@@ -183,7 +203,7 @@ def _check_loaded(model, recorder, source):
             parts.append(f"{len(missing)} model tensors missing from it (first: {', '.join(missing[:3])})")
         if unexpected:
             parts.append(f"{len(unexpected)} of its tensors unknown to the model (first: {', '.join(unexpected[:3])})")
-        raise BackboneError(f"{source} does not fit {model.pretrained_cfg.get('architecture')}: {'; '.join(parts)}")
+        raise BackboneError(f"{source} does not fit {arch}: {'; '.join(parts)}")
 
 
 def size_kwargs_for(arch, input_size):
@@ -214,9 +234,10 @@ class Backbone:
         return f"{self.arch}.{self.tag}" if self.tag else self.arch
 
 
-def build(model_name, weights, input_size=None, scriptable=False):
+def build(model_name, weights, input_size=None, scriptable=False, cache_dir=None):
     """The timm model `model_name` (ARCH or ARCH.TAG) with the weights `weights` (a spec,
-    see the module doc), built at `input_size` (H, W) where the model needs to know."""
+    see the module doc), built at `input_size` (H, W) where the model needs to know;
+    `cache_dir` is the Hugging Face cache (default: as huggingface_hub resolves it)."""
     arch, model_tag = check_model_name(model_name)
     kind, value = parse_weights_spec(weights)
     try:
@@ -226,7 +247,7 @@ def build(model_name, weights, input_size=None, scriptable=False):
 
     def create(*args, **kwargs):
         try:
-            return _create(*args, scriptable=scriptable, **kwargs)
+            return _create(*args, scriptable=scriptable, cache_dir=cache_dir, **kwargs)
         except BackboneError:
             raise
         except TypeError as error:
@@ -243,17 +264,17 @@ def build(model_name, weights, input_size=None, scriptable=False):
         size = resolved_input_size(model, input_size)
         randomise(model, value, size)
         identity = random_identity(recipe_name(arch, model), value, size)
-        backbone = Backbone(model, arch, weights, blake3.blake3(identity.encode()).hexdigest())
+        backbone = Backbone(model, arch, f"random:{value}", blake3.blake3(identity.encode()).hexdigest())
     elif kind == "file":
         # custom_load means timm's .npz reader; any other file goes through load_state_dict
         overlay = {"file": value, "custom_load": value.lower().endswith(".npz")}
         model, recorder = create(model_name, True, size_kwargs, overlay=overlay)
-        _check_loaded(model, recorder, value)
+        _check_loaded(model, recorder, value, arch)
         backbone = Backbone(model, arch, f"file:{value}", blake3_file(value), weights_file=value)
     else:
         repo = value if kind == "hf" else None
         timm_name = value if kind == "timm" else timm_name_of_repo(value)
-        config_path = cached_file(repo, "config.json") if repo else None
+        config_path = cached_file(repo, "config.json", cache_dir) if repo else None
         if timm_name and not config_path:
             # timm's own pretrained name: timm's pretrained_cfg is the recipe
             weights_arch, weights_tag = timm.models.split_model_name_tag(timm_name)
@@ -265,13 +286,13 @@ def build(model_name, weights, input_size=None, scriptable=False):
             if not repo:
                 raise BackboneError(f"timm's {timm_name} is not on the Hugging Face hub ({cfg.get('url') or 'no url'})"
                                     "; download the file and pass its path to --weights")
-            file = cached_weights_file(repo, cfg)
+            file = cached_weights_file(repo, cfg, cache_dir)
             model, recorder = create(timm_name, True, size_kwargs)
         else:
             # a timm model repo: its config.json is the recipe (and the architecture's arguments)
             if not config_path:
                 raise BackboneError(f"hf:{repo}: no config.json in the local Hugging Face cache (a timm model repo "
-                                    f"has one); fetch the repo with: {fetch_command(repo)}")
+                                    f"has one); fetch the repo with: {fetch_command(repo, cache_dir)}")
             with open(config_path) as handle:
                 config = json.load(handle)
             cfg = config.get("pretrained_cfg") or config
@@ -279,9 +300,9 @@ def build(model_name, weights, input_size=None, scriptable=False):
             if repo_arch != arch or (model_tag and model_tag != cfg.get("tag")):
                 raise BackboneError(f"hf:{repo} holds a {repo_arch!r} (its config.json), not the model {model_name}",
                                     exit_code=2)
-            file = cached_weights_file(repo, cfg)
+            file = cached_weights_file(repo, cfg, cache_dir)
             model, recorder = create(f"hf-hub:{repo}", True, size_kwargs)
-        _check_loaded(model, recorder, file)
+        _check_loaded(model, recorder, file, arch)
         backbone = Backbone(model, arch, f"hf:{repo}", blake3_file(file), weights_file=file)
     backbone.model.eval()
     for parameter in backbone.model.parameters():

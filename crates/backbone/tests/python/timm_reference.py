@@ -27,7 +27,8 @@ string metadata (`sidecar`, `model`, `weights`, `recipe` as JSON, ...):
           [N, 3, H, W] at the recipe's input size (the only tensor in the file, or NAME).
 
 Common flags: --batch-size N (default 8), --threads N (default: torch's),
---float64 (also write `features_float64`).
+--float64 (also write `features_float64`), --hf-cache DIR (the Hugging Face cache for
+hf: weights; default as huggingface_hub resolves it).
 
 Exit status: 0 written; 1 any failure (named file and reason on stderr).
 
@@ -71,7 +72,7 @@ def read_sidecar(path):
     return sidecar
 
 
-def rebuild(sidecar, sidecar_path):
+def rebuild(sidecar, sidecar_path, cache_dir):
     """The eager model the module was exported from, with the same tensors."""
     name = f"{sidecar['model']}.{sidecar['pretrained_tag']}" if sidecar.get("pretrained_tag") else sidecar["model"]
     spec = sidecar["weights"]["spec"]
@@ -79,7 +80,7 @@ def rebuild(sidecar, sidecar_path):
         spec = spec[len("file:"):]
     _, height, width = sidecar["pretrained_cfg"]["input_size"]
     try:
-        backbone = tb.build(name, spec, (height, width))
+        backbone = tb.build(name, spec, (height, width), cache_dir=cache_dir)
     except tb.BackboneError as error:
         fail(f"{sidecar_path}: cannot rebuild {name} from {spec}: {error}")
     if backbone.weights_blake3 != sidecar["weights"]["blake3"]:
@@ -155,6 +156,7 @@ def main():
         command.add_argument("--batch-size", type=int, default=8)
         command.add_argument("--threads", type=int)
         command.add_argument("--float64", action="store_true", help="also write features_float64")
+        command.add_argument("--hf-cache", metavar="DIR", help="the Hugging Face cache folder (hf: weights)")
     images.add_argument("paths", nargs="*", metavar="IMAGE")
     images.add_argument("--list", metavar="FILE", help="one image path per line")
     pixels.add_argument("--pixels", required=True, metavar="PIXELS.safetensors")
@@ -173,7 +175,7 @@ def main():
         torch.set_num_threads(args.threads)
 
     sidecar = read_sidecar(args.sidecar)
-    backbone = rebuild(sidecar, args.sidecar)
+    backbone = rebuild(sidecar, args.sidecar, args.hf_cache)
     _, height, width = sidecar["pretrained_cfg"]["input_size"]
     metadata = {
         "sidecar": os.path.abspath(args.sidecar),

@@ -35,9 +35,12 @@ model's `model(x)` must also equal its pre-logits features.
 random:SEED, exactly: timm's own initialisation under torch.manual_seed(SEED); the
 affine weights of all normalisation layers redrawn ~ U(0.5, 1.5), their biases
 ~ N(0, 0.1), layer-scale `gamma`s ~ U(0.1, 0.3) (so no residual branch is switched
-off); then BatchNorm running statistics calibrated by 2 train-mode passes (BatchNorm
-layers only, cumulative average) over 8 seeded synthetic images at the input size,
-normalised with the recipe's mean/std. LayerNorm-only models get no forward pass.
+off); the last BatchNorm weight of each residual branch x 0.25 (timm's `has_skip`
+blocks, and what a block's `zero_init_last` would zero), so the residual stream does
+not grow block after block; then BatchNorm running statistics calibrated by 2
+train-mode passes (BatchNorm layers only, cumulative average) over 8 seeded synthetic
+images at the input size, normalised with the recipe's mean/std. LayerNorm-only
+models get no forward pass. (tools/timm_backbone.py `randomise` says why each step.)
 The weights identity is the blake3 of `random:ARCH:seed=SEED:input=HxW:effprobe-random/1`.
 
 Exit status: 0 written; 2 bad argument (unknown model, malformed spec, bad size);

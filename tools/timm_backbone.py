@@ -35,6 +35,8 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
 RANDOM_PROCEDURE = "effprobe-random/1"
 CALIBRATION_BATCH = 8
 CALIBRATION_PASSES = 2
+# Residual branches' last norm weight is scaled by this (see damp_residual_branches).
+RESIDUAL_BRANCH_GAIN = 0.25
 
 
 class BackboneError(Exception):
@@ -414,7 +416,12 @@ def randomise(model, seed, size):
        MobileNetV4 hybrids) ~ U(0.1, 0.3). Without this, ResNet's zero-initialised last
        BatchNorm of each block, ConvNeXt's 1e-6 and DINOv2's 1e-5 layer scales switch
        the residual branches off and a wrong branch would pass any comparison.
-    3. BatchNorm running statistics are calibrated: reset, momentum None (cumulative
+    3. Residual branches damped (`damp_residual_branches`): the last BatchNorm weight of
+       each residual branch x RESIDUAL_BRANCH_GAIN (0.25). At unit gain the residual
+       stream of a deep random CNN grows block after block (tf_efficientnetv2_s: pooled
+       features up to 350) and float32 and float64 disagree by up to 6e-4; damped, the
+       network stays in the ordered regime trained networks are in (2e-6).
+    4. BatchNorm running statistics are calibrated: reset, momentum None (cumulative
        average), only the BatchNorm layers in train mode (dropout and drop-path stay
        off), CALIBRATION_PASSES forward passes of CALIBRATION_BATCH `synthetic_images`
        (generator seeded with SEED + 1) at the input size `size` (the recipe's unless
@@ -435,6 +442,7 @@ def randomise(model, seed, size):
         for name, parameter in model.named_parameters():
             if name.rsplit(".", 1)[-1] == "gamma" and parameter.ndim == 1:
                 parameter.copy_(torch.empty_like(parameter).uniform_(0.1, 0.3, generator=generator))
+    damp_residual_branches(model)
     norms = [module for module in model.modules() if isinstance(module, _BatchNorm)]
     if not norms:
         return
@@ -450,6 +458,26 @@ def randomise(model, seed, size):
         for _ in range(CALIBRATION_PASSES):
             model(synthetic_images(calibration, CALIBRATION_BATCH, height, width, cfg["mean"], cfg["std"]))
     model.eval()
+
+
+def damp_residual_branches(model):
+    """Scales the last BatchNorm weight of every residual branch by RESIDUAL_BRANCH_GAIN,
+    as timm's zero_init_last does but not to zero: the blocks timm marks as residual
+    (`has_skip`: EfficientNet, MobileNet, MobileNetV4 blocks; the norm last in the
+    block's module order), and the norm weights a block's own `zero_init_last` zeroes
+    (ResNet-style blocks, found by calling it and restoring the scaled values)."""
+    with torch.no_grad():
+        for module in model.modules():
+            if getattr(module, "has_skip", False) is True:
+                norms = [norm for norm in module.modules() if isinstance(norm, _BatchNorm)]
+                if norms and norms[-1].weight is not None:
+                    norms[-1].weight.mul_(RESIDUAL_BRANCH_GAIN)
+            elif callable(getattr(module, "zero_init_last", None)):
+                before = {name: p.clone() for name, p in module.named_parameters()}
+                module.zero_init_last()
+                for name, parameter in module.named_parameters():
+                    if not torch.equal(parameter, before[name]):
+                        parameter.copy_(before[name] * RESIDUAL_BRANCH_GAIN)
 
 
 def relative_difference(actual, expected):

@@ -95,19 +95,18 @@ def test_family_exports_and_matches_eager(name, pool, size, exports):
     assert export["timm_version"] == timm.__version__
     assert export["torch_version"] == torch.__version__.split("+")[0]
 
-    # Module vs eager on a batch size neither the trace (2) nor the check (3) used.
+    # Module vs eager on a batch size neither the trace (2) nor the check (3) used;
+    # float64 (slow: no oneDNN) on the first image alone.
     module = torch.jit.load(str(out), map_location="cpu")
-    generator = torch.Generator().manual_seed(99)
-    images = tb.synthetic_images(generator, 1, *size, cfg["mean"], cfg["std"])
-    images = torch.cat([images, tb.synthetic_images(generator, 1, *size, cfg["mean"], cfg["std"])])
+    images = tb.synthetic_images(torch.Generator().manual_seed(99), 4, *size, cfg["mean"], cfg["std"])
     with torch.no_grad():
         exported = module(images)
         eager32 = backbone.model(images)
-        eager64 = copy.deepcopy(backbone.model).double()(images.double())
-    assert exported.dtype == torch.float32 and exported.shape == (2, sidecar["feature_dim"])
+        eager64 = copy.deepcopy(backbone.model).double()(images[:1].double())
+    assert exported.dtype == torch.float32 and exported.shape == (4, sidecar["feature_dim"])
     _, vs_eager32 = tb.relative_difference(exported, eager32)
-    _, vs_eager64 = tb.relative_difference(exported, eager64)
-    _, eager_rounding = tb.relative_difference(eager32, eager64)
+    _, vs_eager64 = tb.relative_difference(exported[:1], eager64)
+    _, eager_rounding = tb.relative_difference(eager32[:1], eager64)
     # Features that vary across images: random weights that map everything to one
     # point would pass any comparison.
     spread = (exported.std(dim=0).mean() / exported.abs().mean()).item()

@@ -7,6 +7,9 @@ dataset, PyTorch on the CPU, the way people run it. One JSON line per mode.
            channels-last, compiled (COMPILER, below), inference_mode, intra-op threads
            fixed to THREADS and one inter-op thread, the DataLoader's workers (one
            thread each, as PyTorch sets them) decoding ahead.
+  compilers the forward pass alone (synthetic batches) of the strong model under each
+           COMPILER and of the eager model (contiguous and channels-last): how the
+           default COMPILER was chosen; one JSON line each, no DataLoader.
   module   an exported TorchScript backbone (tools/export_backbone.py: NAME.pt and its
            NAME.pt.json sidecar) with timm's own transform for the sidecar's recipe,
            run twice: `module` as loaded (what effprobe runs) and `module-strong`
@@ -22,6 +25,7 @@ usage:
   extract_peer.py plain  DATASET --weights W.pt --variant b0 [--threads N] [--batch 32] [--workers N]
   extract_peer.py strong DATASET --weights W.pt --variant b0 [--compiler freeze|freeze-ofi|compile] ...
   extract_peer.py module DATASET --module NAME.pt [--compiler ...] ...
+  extract_peer.py compilers DATASET --weights W.pt --variant b0 [--threads N] [--batch 32]
 
 Each JSON line: mode, images, seconds (end to end: first request to the DataLoader
 until the last batch's features, decode included), images_per_second,
@@ -87,19 +91,43 @@ def strengthen(model, compiler, example):
         return torch.jit.optimize_for_inference(frozen) if compiler == "freeze-ofi" else frozen
 
 
+def forward_only(forward, example, batch):
+    """images/s of `forward` on one batch, after two warm-up calls; and the warm-up's seconds."""
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for _ in range(2):  # warm-up: the TorchScript profiling runs, inductor's compile
+            forward(example)
+        warm_up = time.perf_counter() - started
+        start = time.perf_counter()
+        for _ in range(FORWARD_REPEATS):
+            forward(example)
+    return FORWARD_REPEATS * batch / (time.perf_counter() - start), warm_up
+
+
+def compare_compilers(model, size, args):
+    example = torch.randn(args.batch, 3, *size)
+    channels_last = example.contiguous(memory_format=torch.channels_last)
+    candidates = [("eager", lambda: model, example),
+                  ("eager-channels-last", lambda: model.to(memory_format=torch.channels_last), channels_last)]
+    candidates += [(compiler, lambda c=compiler: strengthen(model, c, example), channels_last)
+                   for compiler in COMPILERS]
+    for name, make, inputs in candidates:
+        started = time.perf_counter()
+        forward = make()
+        rate, warm_up = forward_only(forward, inputs, args.batch)
+        print(json.dumps({"mode": "compilers", "compiler": name, "forward_images_per_second": rate,
+                          "setup_seconds": time.perf_counter() - started - FORWARD_REPEATS * args.batch / rate,
+                          "threads": args.threads, "batch": args.batch}), flush=True)
+        model = model.to(memory_format=torch.contiguous_format)
+
+
 def run(mode, forward, dataset, size, args, channels_last, started_setup, compiler=None):
     example = torch.randn(args.batch, 3, *size)
     if channels_last:
         example = example.contiguous(memory_format=torch.channels_last)
+    forward_rate, _ = forward_only(forward, example, args.batch)
+    setup_seconds = time.perf_counter() - started_setup - FORWARD_REPEATS * args.batch / forward_rate
     with torch.inference_mode():
-        for _ in range(2):  # warm-up: the TorchScript profiling runs, inductor's compile
-            forward(example)
-        setup_seconds = time.perf_counter() - started_setup
-        start = time.perf_counter()
-        for _ in range(FORWARD_REPEATS):
-            forward(example)
-        forward_rate = FORWARD_REPEATS * args.batch / (time.perf_counter() - start)
-
         loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, num_workers=args.workers)
         start = time.perf_counter()
         count = 0
@@ -116,7 +144,7 @@ def run(mode, forward, dataset, size, args, channels_last, started_setup, compil
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("plain", "strong", "module"))
+    parser.add_argument("mode", choices=("plain", "strong", "module", "compilers"))
     parser.add_argument("dataset")
     parser.add_argument("--weights", help="torchvision state dict (plain, strong)")
     parser.add_argument("--variant", default="b0", help="EfficientNet variant (plain, strong)")
@@ -126,7 +154,7 @@ def main():
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--compiler", choices=COMPILERS, default="freeze")
     args = parser.parse_args()
-    if args.mode in ("plain", "strong") and not args.weights:
+    if args.mode in ("plain", "strong", "compilers") and not args.weights:
         parser.error(f"{args.mode} needs --weights")
     if args.mode == "module" and not args.module:
         parser.error("module needs --module NAME.pt")
@@ -152,7 +180,9 @@ def main():
     transform, size = torchvision_transform(args.variant)
     dataset = image_folders(args.dataset, transform)
     model = torchvision_model(args.variant, args.weights)
-    if args.mode == "plain":
+    if args.mode == "compilers":
+        compare_compilers(model, size, args)
+    elif args.mode == "plain":
         run("plain", model, dataset, size, args, False, started)
     else:
         strong = strengthen(model, args.compiler, torch.randn(args.batch, 3, *size))

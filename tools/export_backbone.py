@@ -41,7 +41,8 @@ not grow block after block; then BatchNorm running statistics calibrated by 2
 train-mode passes (BatchNorm layers only, cumulative average) over 8 seeded synthetic
 images at the input size, normalised with the recipe's mean/std. LayerNorm-only
 models get no forward pass. (tools/timm_backbone.py `randomise` says why each step.)
-The weights identity is the blake3 of `random:ARCH:seed=SEED:input=HxW:effprobe-random/1`.
+The weights identity is the blake3 of `random:ARCH.TAG:seed=SEED:input=HxW:effprobe-random/1`
+(TAG: the recipe's timm tag, also the sidecar's pretrained_tag).
 
 Exit status: 0 written; 2 bad argument (unknown model, malformed spec, bad size);
 1 anything else (weights not cached, checkpoint does not fit, export check failed).
@@ -111,7 +112,8 @@ def parse_args(argv):
     parser.add_argument("--out", required=True, metavar="PATH.pt", help="module path; the sidecar is PATH.pt.json")
     parser.add_argument("--input-size", type=input_size_arg, metavar="H[,W]",
                         help="input size (default: the recipe's)")
-    parser.add_argument("--method", choices=("trace", "script"), default="trace")
+    parser.add_argument("--method", choices=("trace", "script"), default="trace",
+                        help="torch.jit.trace (default) or torch.jit.script")
     parser.add_argument("--mean", type=triple_arg, metavar="R,G,B", help="recipe mean (default: timm's)")
     parser.add_argument("--std", type=triple_arg, metavar="R,G,B", help="recipe std (default: timm's)")
     parser.add_argument("--interpolation", choices=("bilinear", "bicubic", "nearest"),

@@ -2,6 +2,7 @@ mod bench;
 mod dataset;
 mod doctor;
 mod export;
+mod hub_weights;
 mod predict;
 mod run;
 mod scan;

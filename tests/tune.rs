@@ -112,7 +112,10 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     let tuned = work.path().join("tuned");
     tune_train(&bin, &table, &tuned, &["--epochs", "3", "--threads", "2"]);
     let metrics = read_json(&tuned.join("metrics.json"));
-    assert_eq!(metrics["schema_version"], 3);
+    assert_eq!(
+        metrics["schema_version"],
+        contract::metrics::METRICS_SCHEMA_VERSION
+    );
     assert_eq!(metrics["options"]["optimizer"], "adamw");
     assert_eq!(metrics["tune"]["cut"]["top_blocks"], 1);
     assert_eq!(metrics["roles"]["selection"]["split"], "holdout");

@@ -11,11 +11,13 @@ mod error;
 pub mod kernels;
 pub mod matrix;
 pub mod model;
+mod multinomial;
 pub mod objective;
 pub mod optim;
 pub mod output;
 pub mod roles;
 pub mod standardize;
+mod tile_kernels;
 pub mod train;
 
 pub use error::{HeadError, Result};

@@ -56,7 +56,9 @@ struct Cli {
     /// the full-batch solver, then a refit on train + selection).
     #[arg(long, value_enum)]
     sweep_l2: Option<SweepL2>,
-    /// Decision threshold on p(class 1): a number, or `val-f1` to maximise F1 on the selection split.
+    /// Decision threshold on p(class 1) for two classes: a number in [0, 1], or `val-f1` to
+    /// maximise F1 on the selection split. More classes predict the most probable
+    /// (the first on ties), and val-f1 is refused.
     #[arg(long, default_value = "0.5")]
     threshold: ThresholdRule,
     /// Full-batch solver: stop when the largest gradient component is at most this.

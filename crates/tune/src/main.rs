@@ -66,7 +66,9 @@ struct Cli {
     /// A grid of runs, best selection loss kept: `lr=1e-4,1e-3 weight-decay=0,0.01`.
     #[arg(long, num_args = 1.., value_name = "NAME=V1,V2,...")]
     sweep: Vec<String>,
-    /// Decision threshold on p(class 1): a number, or `val-f1` to maximise F1 on the selection split.
+    /// Decision threshold on p(class 1) for two classes: a number in [0, 1], or `val-f1` to
+    /// maximise F1 on the selection split. More classes predict the most probable
+    /// (the first on ties), and val-f1 is refused.
     #[arg(long, default_value = "0.5")]
     threshold: ThresholdRule,
     /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N.

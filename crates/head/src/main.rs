@@ -184,16 +184,7 @@ fn main() -> Result<()> {
         );
     }
     for m in &run.metrics {
-        println!(
-            "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}  auc {}  f1 {:.4}",
-            m.role,
-            m.split,
-            m.rows,
-            m.log_loss,
-            m.accuracy,
-            m.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
-            m.f1
-        );
+        println!("{}", metrics::split::summary_line(m));
     }
     println!(
         "kept head {} of {} (lr {:?}, l2 {}) trained in {:.3} s; results in {}",

@@ -64,3 +64,26 @@ pub fn split_metrics(
         confusion_matrix: confusion,
     }
 }
+
+/// One split's scores on one terminal line, as head-train and tune-train print
+/// them: role, split, rows, loss, accuracy, (top-5,) AUC, F1 (macro past two
+/// classes), and the classes the split lacks.
+pub fn summary_line(m: &SplitMetrics) -> String {
+    let mut line = format!(
+        "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}",
+        m.role, m.split, m.rows, m.log_loss, m.accuracy
+    );
+    if let Some(top5) = m.top5_accuracy {
+        line.push_str(&format!("  top-5 {top5:.4}"));
+    }
+    line.push_str(&format!(
+        "  auc {}  {} {:.4}",
+        m.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
+        if m.averaging == "macro" { "macro-f1" } else { "f1" },
+        m.f1
+    ));
+    if !m.classes_absent.is_empty() {
+        line.push_str(&format!("  (no row of {})", m.classes_absent.join(", ")));
+    }
+    line
+}

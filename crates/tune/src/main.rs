@@ -193,16 +193,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     let cut = data.cut();
     for m in &run.metrics {
-        println!(
-            "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}  auc {}  f1 {:.4}",
-            m.role,
-            m.split,
-            m.rows,
-            m.log_loss,
-            m.accuracy,
-            m.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
-            m.f1
-        );
+        println!("{}", metrics::split::summary_line(m));
     }
     let chosen = &run.candidates[run.chosen];
     println!(

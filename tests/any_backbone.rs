@@ -17,7 +17,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use contract::FeatureDataset;
-use effprobe_tests::{read_json, release_binaries, workspace_file};
+use effprobe_tests::{export_backbone, read_json, release_binaries, workspace_file};
 
 /// 12 ants and 12 bees from hymenoptera's train and val, as split folders.
 fn sample(dir: &Path) -> Option<PathBuf> {
@@ -46,20 +46,8 @@ fn exported() -> Option<&'static Path> {
     static MODULE: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let python = testkit::python()?;
             let dir = tempfile::tempdir().unwrap();
-            let module = dir.path().join("r18.pt");
-            testkit::run_python(
-                &python,
-                &workspace_file("tools/export_backbone.py"),
-                &[
-                    "resnet18",
-                    "--weights",
-                    "random:3",
-                    "--out",
-                    module.to_str().unwrap(),
-                ],
-            );
+            let module = export_backbone("resnet18", "random:3", dir.path(), "r18")?;
             Some((dir, module))
         })
         .as_ref()

@@ -2,12 +2,13 @@
 //! every stage's output is there, the report has one row per variant and head,
 //! and a rerun after adding images runs the backbone on those images only while
 //! the report keeps the full extraction cost. And the demo's own dataset ranks
-//! the pretrained Lite0..Lite2 with readable plots.
+//! the pretrained Lite0..Lite2 with readable plots, and native Lite0 sits beside
+//! two exported timm families in one report.
 
 use std::path::Path;
 use std::process::Command;
 
-use effprobe_tests::{read_json, release_binaries, workspace_file};
+use effprobe_tests::{export_backbone, read_json, release_binaries, workspace_file};
 
 /// `count` photos of hymenoptera's SPLIT/CLASS into `dir/SPLIT/CLASS`, skipping the first `skip`.
 fn copy_photos(shared: &Path, split: &str, class: &str, skip: usize, count: usize, dir: &Path) {
@@ -263,4 +264,101 @@ fn compare_on_ten_classes_reports_them_class_by_class() {
     assert!(html.contains("id=\"per-class\"") && html.contains("<td>crescent</td>"));
     assert!(html.contains("no image of 1 class(es)"));
     assert!(out.path().join("report/plots/confusion.png").exists());
+}
+
+/// Native pretrained Lite0 beside two exported timm families, a ResNet and a ViT
+/// that only takes 224x224, on the whole of hymenoptera: one extract pass, one
+/// report whose rows name each module's architecture and carry the parameters and
+/// weights size read from the module, with plots and a recommendation.
+#[test]
+fn compare_puts_lite0_and_two_exported_families_in_one_report() {
+    let Some(_) = release_binaries() else { return };
+    if !workspace_file("data/weights/lite0.safetensors").exists() {
+        testkit::skip_or_fail::<()>("data/weights/lite0.safetensors missing: run scripts/setup");
+        return;
+    }
+    let Some(shared) = testkit::shared_dataset("hymenoptera") else {
+        return;
+    };
+    let modules = tempfile::tempdir().unwrap();
+    let Some(resnet) = export_backbone("resnet18", "random:1", modules.path(), "r18") else {
+        return;
+    };
+    let Some(vit) = export_backbone("vit_tiny_patch16_224", "random:2", modules.path(), "vit")
+    else {
+        return;
+    };
+    let variants = format!("lite0,r18={},vit={}", resnet.display(), vit.display());
+    let out = tempfile::tempdir().unwrap();
+    let stdout = run_compare(&shared, &variants, out.path());
+    assert!(stdout.contains("**Recommendation.**"), "{stdout}");
+
+    let report = read_json(&out.path().join("report/report.json"));
+    let rows = report["rows"].as_array().unwrap();
+    let runs: Vec<&str> = rows.iter().map(|r| r["run"].as_str().unwrap()).collect();
+    assert_eq!(
+        runs,
+        [
+            "lite0-adam",
+            "r18-adam",
+            "vit-adam",
+            "lite0-lbfgs",
+            "r18-lbfgs",
+            "vit-lbfgs"
+        ]
+    );
+    let file_bytes = |path: &Path| std::fs::metadata(path).unwrap().len();
+    for row in rows {
+        let (model, parameters, bytes) = match row["variant"].as_str().unwrap() {
+            "lite0" => ("EfficientNet-Lite0", 3_371_008, None),
+            // timm's own counts without the classifier (num_classes=0).
+            "r18" => ("resnet18 (r18)", 11_176_512, Some(file_bytes(&resnet))),
+            "vit" => (
+                "vit_tiny_patch16_224 (vit)",
+                5_524_416,
+                Some(file_bytes(&vit)),
+            ),
+            other => panic!("unexpected variant {other}"),
+        };
+        assert_eq!(row["model"], model, "{row}");
+        assert_eq!(row["parameters"], parameters, "{row}");
+        assert_eq!(row["parameters_source"], "feature_metadata", "{row}");
+        if let Some(bytes) = bytes {
+            assert_eq!(row["weights_bytes"], bytes, "{row}");
+        }
+        assert_eq!(row["image_size"], 224, "{row}");
+        assert_eq!(row["evaluation_rows"], 153, "hymenoptera's val: {row}");
+        assert_eq!(row["extraction_images"], 398, "{row}");
+        assert!(row["extraction_seconds"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    let lite0 = rows.iter().find(|r| r["run"] == "lite0-lbfgs").unwrap();
+    assert!(
+        lite0["test_accuracy"].as_f64().unwrap() > 0.85,
+        "pretrained Lite0 tells ants from bees: {lite0}"
+    );
+    let recommendation = report["recommendation"].to_string();
+    assert!(
+        recommendation.contains("EfficientNet-Lite0"),
+        "{recommendation}"
+    );
+
+    let html = std::fs::read_to_string(out.path().join("report/report.html")).unwrap();
+    for name in [
+        "EfficientNet-Lite0",
+        "resnet18 (r18)",
+        "vit_tiny_patch16_224 (vit)",
+    ] {
+        assert!(html.contains(name), "{name} in report.html");
+    }
+    for plot in [
+        "size_parameters",
+        "accuracy_loss",
+        "accuracy_vs_parameters",
+        "time",
+    ] {
+        for ext in ["svg", "png"] {
+            let path = out.path().join(format!("report/plots/{plot}.{ext}"));
+            assert!(file_bytes(&path) > 1000, "{}", path.display());
+        }
+    }
 }

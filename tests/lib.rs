@@ -34,3 +34,23 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// `tools/export_backbone.py MODEL --weights WEIGHTS --out DIR/NAME.pt`: a timm
+/// model exported to TorchScript with its sidecar (NAME.pt.json). `None` (a
+/// visible skip, a failure under CI) when Python is missing.
+pub fn export_backbone(model: &str, weights: &str, dir: &Path, name: &str) -> Option<PathBuf> {
+    let python = testkit::python()?;
+    let module = dir.join(format!("{name}.pt"));
+    testkit::run_python(
+        &python,
+        &workspace_file("tools/export_backbone.py"),
+        &[
+            model,
+            "--weights",
+            weights,
+            "--out",
+            module.to_str().expect("utf-8 temp path"),
+        ],
+    );
+    Some(module)
+}

@@ -60,6 +60,11 @@ impl Extractor {
         })
     }
 
+    /// One more fact for the feature file's `effprobe.extra.*`.
+    pub(crate) fn record(&mut self, key: &str, value: &str) {
+        self.extra.insert(key.to_string(), value.to_string());
+    }
+
     pub fn net(&self) -> &dyn FeatureNet {
         self.net.as_ref()
     }

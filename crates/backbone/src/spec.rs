@@ -462,6 +462,11 @@ impl Prepared {
                 Box::new(module.build(placement)?)
             }
         };
-        Extractor::new(net, self.recipe.clone(), options.batch_size, &self.location)
+        let mut extractor =
+            Extractor::new(net, self.recipe.clone(), options.batch_size, &self.location)?;
+        if let Weights::Module(module) = &self.weights {
+            extractor.record(contract::extra::BACKBONE_MODEL, &module.card.model);
+        }
+        Ok(extractor)
     }
 }

@@ -14,6 +14,9 @@ pub const WEIGHTS_LOCATION: &str = "weights_location";
 pub const SECONDS_PER_IMAGE: &str = "backbone_seconds_per_image";
 /// How many images that mean covers.
 pub const TIMED_IMAGES: &str = "backbone_timed_images";
+/// The architecture's own name where the variant id is the user's: timm's model
+/// name of an exported module (e.g. `convnext_tiny`). Native variants have none.
+pub const BACKBONE_MODEL: &str = "backbone_model";
 /// `K/N` for a part file written by `extract --shard K/N`.
 pub const SHARD: &str = "shard";
 /// `extract --tune-top N`: the activation cache folder of these rows, relative
@@ -35,6 +38,10 @@ impl crate::FeatureMeta {
 
     pub fn activations_dir(&self) -> Option<&str> {
         self.extra.get(ACTIVATIONS).map(String::as_str)
+    }
+
+    pub fn backbone_model(&self) -> Option<&str> {
+        self.extra.get(BACKBONE_MODEL).map(String::as_str)
     }
 
     pub fn weights_location(&self) -> Option<&str> {

@@ -152,6 +152,17 @@ impl Row {
     }
 }
 
+/// The table's model column: EfficientNet's own names for native variants; an
+/// exported module's architecture (timm's name) with the user's id beside it when
+/// the two differ, so two exports of one architecture stay apart.
+fn model_name(variant: &str, architecture: Option<&str>) -> String {
+    match architecture {
+        Some(model) if model == variant => model.to_string(),
+        Some(model) => format!("{model} ({variant})"),
+        None => known::display_name(variant),
+    }
+}
+
 /// The full-batch solver's kind: no batches, no epochs.
 pub fn is_full_batch(head: &str) -> bool {
     head == "lbfgs"
@@ -355,7 +366,7 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
     let classes = metrics.features.classes.len();
     Row {
         run: run.name.clone(),
-        model: known::display_name(&variant),
+        model: model_name(&variant, feature_info.and_then(|f| f.meta.backbone_model())),
         variant,
         baseline: String::new(),
         image_size: run.head.input_size,

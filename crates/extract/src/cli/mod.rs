@@ -12,13 +12,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Run frozen EfficientNet backbones once per image and cache pooled features in Parquet.
+/// Run frozen image backbones (native EfficientNet, any exported timm model) once per image and cache pooled features in Parquet.
 ///
 /// Without a subcommand, extracts features:
 ///
 ///   extract --variant b0,b3 --data DATASET --weights b0=W0 --weights b3=W3 --out features/
 ///
 ///   extract --variant b7 --data DATASET --download   (canonical timm weights, fetched once)
+///
+///   extract --variant b0,convnext_tiny=exports/convnext_tiny.pt --data DATASET   (tools/export_backbone.py)
 #[derive(Parser, Debug)]
 #[command(
     name = "extract",

@@ -44,6 +44,8 @@ pub enum ActivationError {
     },
     #[error("{dir}: no activation files (run extract with --tune-top N)")]
     Empty { dir: PathBuf },
+    #[error("{path}: damaged ({reason}); run the same extract --tune-top again: it sets the chunk aside and computes its images again")]
+    Damaged { path: PathBuf, reason: String },
 }
 
 /// Where a backbone is cut: the last `top_blocks` of its `total_blocks` blocks
@@ -214,6 +216,58 @@ pub fn chunk_keys(path: &Path) -> Result<(ActivationMeta, Vec<String>), Activati
     ActivationMeta::from_metadata(path, &metadata)
 }
 
+/// Maps one chunk and checks it whole: its header, metadata, keys, and the
+/// activation tensor's dtype, shape and extent.
+fn open_chunk(path: &Path) -> Result<(ActivationMeta, Vec<String>, Chunk), ActivationError> {
+    let io = |source| ActivationError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // SAFETY: chunk files are written once under a temporary name and never
+    // modified after the rename that publishes them.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let bad = |reason: String| ActivationError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let tensors = safetensors::SafeTensors::deserialize(&map).map_err(|e| bad(e.to_string()))?;
+    let (header_len, header) =
+        safetensors::SafeTensors::read_metadata(&map).map_err(|e| bad(e.to_string()))?;
+    let (meta, keys) =
+        ActivationMeta::from_metadata(path, &header.metadata().clone().unwrap_or_default())?;
+    let view = tensors
+        .tensor(ACTIVATION_TENSOR)
+        .map_err(|e| bad(format!("tensor {ACTIVATION_TENSOR}: {e}")))?;
+    let [c, h, w] = meta.cut.shape;
+    if view.dtype() != safetensors::Dtype::F16 || view.shape() != [keys.len(), c, h, w] {
+        return Err(bad(format!(
+            "tensor {ACTIVATION_TENSOR} is {:?} {:?}, expected F16 [{}, {c}, {h}, {w}]",
+            view.dtype(),
+            view.shape(),
+            keys.len()
+        )));
+    }
+    let offset = header
+        .tensors()
+        .get(ACTIVATION_TENSOR)
+        .map(|info| info.data_offsets.0)
+        .unwrap_or(0);
+    let data_start = 8 + header_len + offset;
+    let chunk = Chunk {
+        path: path.to_path_buf(),
+        map,
+        data_start,
+    };
+    Ok((meta, keys, chunk))
+}
+
+/// The keys of a chunk that reads whole (see [`open_chunk`]): how a cache
+/// checks a chunk that has no seal yet.
+pub fn check_chunk(path: &Path) -> Result<Vec<String>, ActivationError> {
+    open_chunk(path).map(|(_, keys, _)| keys)
+}
+
 struct Chunk {
     path: PathBuf,
     map: memmap2::Mmap,
@@ -250,40 +304,11 @@ impl ActivationStore {
         paths.sort();
         let mut store: Option<ActivationStore> = None;
         for path in paths {
-            let file = std::fs::File::open(&path).map_err(io(&path))?;
-            // SAFETY: chunk files are written once under a temporary name and never
-            // modified after the rename that publishes them.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io(&path))?;
-            let bad = |reason: String| ActivationError::Invalid {
-                path: path.clone(),
-                reason,
-            };
-            let tensors =
-                safetensors::SafeTensors::deserialize(&map).map_err(|e| bad(e.to_string()))?;
-            let (header_len, header) =
-                safetensors::SafeTensors::read_metadata(&map).map_err(|e| bad(e.to_string()))?;
-            let (meta, keys) = ActivationMeta::from_metadata(
-                &path,
-                &header.metadata().clone().unwrap_or_default(),
-            )?;
-            let view = tensors
-                .tensor(ACTIVATION_TENSOR)
-                .map_err(|e| bad(format!("tensor {ACTIVATION_TENSOR}: {e}")))?;
-            let [c, h, w] = meta.cut.shape;
-            if view.dtype() != safetensors::Dtype::F16 || view.shape() != [keys.len(), c, h, w] {
-                return Err(bad(format!(
-                    "tensor {ACTIVATION_TENSOR} is {:?} {:?}, expected F16 [{}, {c}, {h}, {w}]",
-                    view.dtype(),
-                    view.shape(),
-                    keys.len()
-                )));
+            let verdict = crate::seal::check(&path).map_err(io(&path))?;
+            if let Some(reason) = verdict.damage() {
+                return Err(ActivationError::Damaged { path, reason });
             }
-            let offset = header
-                .tensors()
-                .get(ACTIVATION_TENSOR)
-                .map(|info| info.data_offsets.0)
-                .unwrap_or(0);
-            let data_start = 8 + header_len + offset;
+            let (meta, keys, chunk) = open_chunk(&path)?;
             let store = store.get_or_insert_with(|| ActivationStore {
                 dir: dir.to_path_buf(),
                 meta: meta.clone(),
@@ -301,11 +326,7 @@ impl ActivationStore {
             for (row, key) in keys.into_iter().enumerate() {
                 store.rows.entry(key).or_insert((index, row));
             }
-            store.chunks.push(Chunk {
-                path,
-                map,
-                data_start,
-            });
+            store.chunks.push(chunk);
         }
         store.ok_or_else(|| ActivationError::Empty {
             dir: dir.to_path_buf(),

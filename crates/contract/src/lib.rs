@@ -7,6 +7,7 @@
 //! | feature file (`VARIANT.parquet`, [`FeatureWriter`], [`FeatureReader`]) | extract | head-train, report, extract predict |
 //! | `head.safetensors` ([`head_file`]) | head-train, tune-train | extract predict / export, report |
 //! | activation cache (`.cache/VARIANT-topN-*/`, [`activations`]) | extract --tune-top | tune-train |
+//! | a cache chunk's seal (`CHUNK.blake3`, [`seal`]) | extract | extract, tune-train |
 //! | `tune.safetensors` ([`tune_file`]) | tune-train | extract predict / export |
 //! | `metrics.json` ([`metrics`]) | head-train, tune-train | report |
 //! | `history.csv` ([`history`]) | head-train, tune-train | report |
@@ -39,6 +40,7 @@ pub mod rejects;
 pub mod run_record;
 mod safetensors_bytes;
 mod schema;
+pub mod seal;
 mod split;
 pub mod tune_file;
 mod writer;

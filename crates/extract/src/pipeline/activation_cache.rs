@@ -1,12 +1,15 @@
 //! The activation cache (`extract --tune-top N`): beside a backbone's feature
 //! cache, one folder per (variant, weights, preprocessing, cut) holding
-//! safetensors chunks ([`contract::activations`]), committed by atomic rename,
-//! so a rerun computes only the images it lacks.
+//! safetensors chunks ([`contract::activations`]), committed by atomic rename and
+//! sealed with their blake3 ([`contract::seal`]), so a rerun computes only the
+//! images it lacks. A chunk that fails its seal or does not read is set aside into
+//! `damaged/` with a warning, and its images are computed again.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use contract::activations::{chunk_keys, write_chunk, ActivationMeta, CutPoint};
+use contract::seal::{self, SealCheck};
 
 use super::ExtractError;
 
@@ -72,9 +75,8 @@ impl ActivationCache {
             if !name.ends_with(".safetensors") {
                 continue;
             }
-            match chunk_keys(&path) {
-                Ok((_, keys)) => known.extend(keys),
-                Err(error) => tracing::warn!("ignoring unreadable activation chunk: {error}"),
+            if let Some(keys) = admit(&path)? {
+                known.extend(keys);
             }
         }
         let started = std::time::SystemTime::now()
@@ -134,8 +136,46 @@ impl ActivationCache {
         self.next_chunk += 1;
         write_chunk(&path, &self.meta, &self.keys, &self.values)
             .map_err(|e| ExtractError::Activations(e.to_string()))?;
+        seal::seal(&path).map_err(|source| ExtractError::Io {
+            path: path.clone(),
+            source,
+        })?;
         self.keys.clear();
         self.values.clear();
         Ok(())
     }
+}
+
+/// The keys of a committed activation chunk that can be trusted, or `None` once
+/// a damaged one is set aside (warning naming it; its images are computed
+/// again). Sealed chunks must match their seal; unsealed ones must read whole
+/// (header, keys and the activation tensor's shape) and are then sealed.
+fn admit(chunk: &Path) -> Result<Option<Vec<String>>, ExtractError> {
+    let io = |source| ExtractError::Io {
+        path: chunk.to_path_buf(),
+        source,
+    };
+    let damage = match seal::check(chunk) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io(error)),
+        Ok(SealCheck::Sound) => match chunk_keys(chunk) {
+            Ok((_, keys)) => return Ok(Some(keys)),
+            Err(error) => error.to_string(),
+        },
+        Ok(SealCheck::Unsealed) => match contract::activations::check_chunk(chunk) {
+            Ok(keys) => {
+                seal::seal(chunk).map_err(io)?;
+                return Ok(Some(keys));
+            }
+            Err(error) => error.to_string(),
+        },
+        Ok(verdict @ SealCheck::Mismatch { .. }) => verdict.damage().unwrap_or_default(),
+    };
+    let moved = seal::set_aside(chunk).map_err(io)?;
+    tracing::warn!(
+        "damaged activation chunk {} ({damage}): set aside as {}; its images are computed again",
+        chunk.display(),
+        moved.display()
+    );
+    Ok(None)
 }

@@ -1,9 +1,13 @@
 //! The content-addressed feature cache: one folder per (variant, weights,
-//! preprocessing) triple, holding chunk files committed by atomic rename.
+//! preprocessing) triple, holding chunk files committed by atomic rename, each
+//! sealed with its blake3 ([`contract::seal`]). A chunk whose seal disagrees, or
+//! that does not decode, is set aside into `damaged/` with a warning and its
+//! images are computed again: a damaged cache heals instead of stopping a run.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use contract::seal::{self, SealCheck};
 use contract::{FeatureMeta, FeatureReader, FeatureRow, FeatureWriter};
 
 use super::ExtractError;
@@ -27,10 +31,12 @@ pub struct FeatureCache {
     dir: PathBuf,
     meta: FeatureMeta,
     known: HashSet<String>,
+    /// Chunks checked against their seal (or decoded whole and sealed) by this process.
+    trusted: HashSet<PathBuf>,
     chunk_prefix: String,
     chunk_rows: usize,
     next_chunk: u32,
-    writer: Option<FeatureWriter>,
+    writer: Option<(FeatureWriter, PathBuf)>,
 }
 
 impl FeatureCache {
@@ -49,6 +55,7 @@ impl FeatureCache {
             source,
         })?;
         let mut known = HashSet::new();
+        let mut trusted = HashSet::new();
         for chunk in chunk_files(&dir)? {
             let name = chunk
                 .file_name()
@@ -61,9 +68,9 @@ impl FeatureCache {
                 }
                 continue;
             }
-            match FeatureReader::read_keys(&chunk) {
-                Ok((_, keys)) => known.extend(keys),
-                Err(error) => tracing::warn!("ignoring unreadable cache chunk: {error}"),
+            if let Some(keys) = admit(&chunk)? {
+                known.extend(keys);
+                trusted.insert(chunk);
             }
         }
         let started = std::time::SystemTime::now()
@@ -74,6 +81,7 @@ impl FeatureCache {
             dir,
             meta,
             known,
+            trusted,
             chunk_prefix: format!("{owner}-{started}-{}", std::process::id()),
             chunk_rows: chunk_rows.max(1),
             next_chunk: 0,
@@ -101,10 +109,10 @@ impl FeatureCache {
                 self.chunk_prefix, self.next_chunk
             ));
             self.next_chunk += 1;
-            self.writer = Some(FeatureWriter::create(path, &self.meta)?);
+            self.writer = Some((FeatureWriter::create(&path, &self.meta)?, path));
         }
         let key = row.key.clone();
-        let writer = self.writer.as_mut().expect("opened above");
+        let (writer, _) = self.writer.as_mut().expect("opened above");
         writer.write_row(row)?;
         self.known.insert(key);
         if writer.rows_written() >= self.chunk_rows {
@@ -114,12 +122,29 @@ impl FeatureCache {
     }
 
     /// Makes every appended row durable: the chunk file appears under its real
-    /// name only now, complete.
+    /// name only now, complete, and is sealed.
     pub fn commit(&mut self) -> Result<(), ExtractError> {
-        if let Some(writer) = self.writer.take() {
+        if let Some((writer, path)) = self.writer.take() {
             writer.finish()?;
+            seal::seal(&path).map_err(|source| ExtractError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            self.trusted.insert(path);
         }
         Ok(())
+    }
+
+    /// Committed chunks whose values can be read: those checked already, and any
+    /// another process (a shard) committed since, once they pass the same check.
+    fn readable_chunks(&self) -> Result<Vec<PathBuf>, ExtractError> {
+        let mut chunks = Vec::new();
+        for chunk in committed_chunks(&self.dir)? {
+            if self.trusted.contains(&chunk) || admit(&chunk)?.is_some() {
+                chunks.push(chunk);
+            }
+        }
+        Ok(chunks)
     }
 
     /// Remembers what computing this run's rows cost, so that a later run served
@@ -170,15 +195,8 @@ impl FeatureCache {
     /// Features of the `wanted` keys, from every committed chunk.
     pub fn load(&self, wanted: &HashSet<&str>) -> Result<HashMap<String, Vec<f32>>, ExtractError> {
         let mut found: HashMap<String, Vec<f32>> = HashMap::with_capacity(wanted.len());
-        for chunk in committed_chunks(&self.dir)? {
-            let reader = match FeatureReader::open(&chunk) {
-                Ok(reader) => reader,
-                Err(error) => {
-                    tracing::warn!("ignoring unreadable cache chunk: {error}");
-                    continue;
-                }
-            };
-            for batch in reader {
+        for chunk in self.readable_chunks()? {
+            for batch in FeatureReader::open(&chunk)? {
                 let batch = batch?;
                 for (row, key) in batch.keys.iter().enumerate() {
                     if wanted.contains(key.as_str()) && !found.contains_key(key) {
@@ -207,14 +225,8 @@ impl FeatureCache {
         let wanted: HashSet<&str> = in_order.iter().copied().collect();
         let mut chunks = Vec::new();
         let mut place: HashMap<&str, (usize, usize)> = HashMap::with_capacity(wanted.len());
-        for chunk in committed_chunks(&self.dir)? {
-            let keys = match FeatureReader::read_keys(&chunk) {
-                Ok((_, keys)) => keys,
-                Err(error) => {
-                    tracing::warn!("ignoring unreadable cache chunk: {error}");
-                    continue;
-                }
-            };
+        for chunk in self.readable_chunks()? {
+            let (_, keys) = FeatureReader::read_keys(&chunk)?;
             for (row, key) in keys.iter().enumerate() {
                 if let Some(&wanted) = wanted.get(key.as_str()) {
                     place.entry(wanted).or_insert((chunks.len(), row));
@@ -242,6 +254,43 @@ impl FeatureCache {
         }
         Ok(())
     }
+}
+
+/// The keys of a committed chunk that can be trusted, or `None` once a damaged
+/// one is set aside (with a warning naming it: its images are computed again).
+/// A sealed chunk must match its seal; an unsealed one (older caches, a run
+/// killed between publishing and sealing) must decode whole, and is then sealed.
+fn admit(chunk: &Path) -> Result<Option<Vec<String>>, ExtractError> {
+    let io = |source| ExtractError::Io {
+        path: chunk.to_path_buf(),
+        source,
+    };
+    let damage = match seal::check(chunk) {
+        // Moved aside by another process since the folder was listed.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io(error)),
+        Ok(SealCheck::Sound) => match FeatureReader::read_keys(chunk) {
+            Ok((_, keys)) => return Ok(Some(keys)),
+            Err(error) => error.to_string(),
+        },
+        Ok(SealCheck::Unsealed) => {
+            match FeatureReader::open(chunk).and_then(|reader| reader.read_all()) {
+                Ok(batch) => {
+                    seal::seal(chunk).map_err(io)?;
+                    return Ok(Some(batch.keys));
+                }
+                Err(error) => error.to_string(),
+            }
+        }
+        Ok(verdict @ SealCheck::Mismatch { .. }) => verdict.damage().unwrap_or_default(),
+    };
+    let moved = seal::set_aside(chunk).map_err(io)?;
+    tracing::warn!(
+        "damaged cache chunk {} ({damage}): set aside as {}; its images are computed again",
+        chunk.display(),
+        moved.display()
+    );
+    Ok(None)
 }
 
 /// Chunk files under their real names (a leading dot marks a temporary).

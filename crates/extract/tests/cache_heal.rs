@@ -62,7 +62,7 @@ fn extract(data: &Path, out: &Path) -> (serde_json::Value, String) {
 
 /// Feature bits by key.
 fn features(out: &Path) -> BTreeMap<String, Vec<u32>> {
-    let all = FeatureDataset::open(&out.join("b0.parquet"))
+    let all = FeatureDataset::open(out.join("b0.parquet"))
         .unwrap()
         .read_all()
         .unwrap();

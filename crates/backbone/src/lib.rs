@@ -17,6 +17,7 @@ pub mod device;
 pub mod efficientnet;
 mod error;
 mod extractor;
+mod frozen;
 pub mod hub_cache;
 pub mod hub_download;
 mod id;

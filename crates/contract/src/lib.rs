@@ -13,6 +13,7 @@
 //! | `predictions.csv` ([`predictions`]) | head-train, tune-train | report |
 //! | `run.json` ([`run_record`]) | extract | report, scripts/compare |
 //! | `rejects.csv` ([`rejects`]) | extract | people, scripts |
+//! | `VARIANT/shard-K-of-N.done.json` ([`shard_record`]) | extract --shard | extract status, head-train, tune-train |
 //! | `effprobe.extra.*` keys ([`extra`]) | extract | head-train, report |
 //!
 //! The feature file: one Parquet file (or a directory of part files) per backbone,
@@ -38,6 +39,8 @@ pub mod rejects;
 pub mod run_record;
 mod safetensors_bytes;
 mod schema;
+pub mod shard;
+pub mod shard_record;
 mod split;
 pub mod tune_file;
 mod writer;
@@ -52,6 +55,8 @@ pub use metrics::HeadMetrics;
 pub use reader::{FeatureBatch, FeatureDataset, FeatureReader};
 pub use records::RecordError;
 pub use run_record::{DatasetSummary, RunRecord};
+pub use shard::Shard;
+pub use shard_record::{MissingShards, ShardCoverage, ShardRecord, ShardSet};
 pub use split::Split;
 pub use writer::{FeatureRow, FeatureWriter};
 

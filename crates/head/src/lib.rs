@@ -23,5 +23,6 @@ pub use error::{HeadError, Result};
 pub use matrix::Storage;
 pub use output::SavedHead;
 pub use train::{
-    train, train_loaded, ClassWeight, Optimizer, SweepGrid, ThresholdRule, TrainOptions, TrainedRun,
+    train, train_loaded, train_with, ClassWeight, Optimizer, SweepGrid, ThresholdRule,
+    TrainOptions, TrainedRun,
 };

@@ -74,7 +74,7 @@ impl FeatureCache {
             dir,
             meta,
             known,
-            chunk_prefix: format!("{owner}-{started}-{}", std::process::id()),
+            chunk_prefix: format!("{owner}-{started}-{}", contract::atomic::process_token()),
             chunk_rows: chunk_rows.max(1),
             next_chunk: 0,
             writer: None,

@@ -13,7 +13,7 @@
 //! | `predictions.csv` ([`predictions`]) | head-train, tune-train | report |
 //! | `run.json` ([`run_record`]) | extract | report, scripts/compare |
 //! | `rejects.csv` ([`rejects`]) | extract | people, scripts |
-//! | `VARIANT/shard-K-of-N.done.json` ([`shard_record`]) | extract --shard | extract status, head-train, tune-train |
+//! | `VARIANT/_shard-K-of-N.done.json` ([`shard_record`]) | extract --shard | extract status, head-train, tune-train |
 //! | `effprobe.extra.*` keys ([`extra`]) | extract | head-train, report |
 //!
 //! The feature file: one Parquet file (or a directory of part files) per backbone,

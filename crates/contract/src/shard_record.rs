@@ -1,5 +1,7 @@
-//! A shard's completion record, `VARIANT/shard-0000K-of-0000N.done.json`, and
-//! the state of a folder of shards.
+//! A shard's completion record, `VARIANT/_shard-0000K-of-0000N.done.json`, and
+//! the state of a folder of shards. The leading underscore is Hadoop's mark for
+//! metadata (`_SUCCESS`): pyarrow, pandas, Spark and DuckDB read the folder as
+//! a dataset of its part files without tripping over the records.
 //!
 //! `extract --shard K/N` publishes the record (atomically) only after the shard's
 //! part file is in place under its real name, and withdraws it when a run of the
@@ -19,6 +21,7 @@ use crate::shard::{array_syntax, shards_phrase, Shard};
 /// Bumped on any change a reader of the previous record would misread.
 pub const SHARD_RECORD_SCHEMA_VERSION: u32 = 1;
 pub const PART_SUFFIX: &str = ".parquet";
+pub const RECORD_PREFIX: &str = "_";
 pub const RECORD_SUFFIX: &str = ".done.json";
 const WHAT: &str = "shard completion record";
 
@@ -76,9 +79,9 @@ impl ShardRecord {
         dir.join(format!("{}{PART_SUFFIX}", shard.tag()))
     }
 
-    /// `dir/shard-0000K-of-0000N.done.json`.
+    /// `dir/_shard-0000K-of-0000N.done.json`.
     pub fn path(dir: &Path, shard: Shard) -> PathBuf {
-        dir.join(format!("{}{RECORD_SUFFIX}", shard.tag()))
+        dir.join(format!("{RECORD_PREFIX}{}{RECORD_SUFFIX}", shard.tag()))
     }
 
     pub fn read(path: &Path) -> Result<Self, RecordError> {
@@ -165,12 +168,13 @@ impl ShardSet {
             if name.starts_with('.') {
                 continue; // temporaries of writers
             }
-            match Shard::from_file_name(name) {
-                Some((shard, PART_SUFFIX)) => {
+            let record = name.strip_prefix(RECORD_PREFIX);
+            match (record, Shard::from_file_name(record.unwrap_or(name))) {
+                (None, Some((shard, PART_SUFFIX))) => {
                     let bytes = std::fs::metadata(&path).map_err(io_error(&path))?.len();
                     parts.insert(shard, bytes);
                 }
-                Some((shard, RECORD_SUFFIX)) => {
+                (Some(_), Some((shard, RECORD_SUFFIX))) => {
                     records.insert(shard, path);
                 }
                 _ if name.ends_with(PART_SUFFIX) && path.is_file() => set.other_parts.push(path),

@@ -62,7 +62,7 @@ enum Command {
     /// Which shards of a sharded extract are done, running or missing, per backbone.
     ///
     /// `extract status --out DIR` (DIR: the --out of `extract --shard`). A shard is
-    /// done when its completion record (VARIANT/shard-K-of-N.done.json) matches its
+    /// done when its completion record (VARIANT/_shard-K-of-N.done.json) matches its
     /// part file; running while its lock is held on this host, or while a run on
     /// another host keeps its lock file's heartbeat fresh (rewritten every 30 s,
     /// stale after 2 min); missing otherwise. The missing ones are printed in Slurm

@@ -42,7 +42,7 @@ pub struct Args {
     out: PathBuf,
     /// Process only the images whose key falls in shard K of N (K from 0): writes
     /// VARIANT/shard-K-of-N.parquet, then its completion record
-    /// VARIANT/shard-K-of-N.done.json. `auto`: K and N from the job engine (Slurm
+    /// VARIANT/_shard-K-of-N.done.json. `auto`: K and N from the job engine (Slurm
     /// array: SLURM_ARRAY_TASK_ID, with EFFPROBE_NUM_SHARDS the index is the shard,
     /// else relative to SLURM_ARRAY_TASK_MIN/_STEP of SLURM_ARRAY_TASK_COUNT; srun
     /// tasks: SLURM_PROCID of SLURM_NTASKS; Kubernetes Indexed Job:

@@ -224,10 +224,10 @@ impl LockState {
             .and_then(|beat| SystemTime::now().duration_since(beat).ok())
             .unwrap_or_default();
         let why = if !holder.running {
-            format!("{} ended at {}", holder.describe(), holder.heartbeat_at)
+            format!("{}: ended at {}", holder.describe(), holder.heartbeat_at)
         } else if holder.host == here {
             format!(
-                "{} stopped without finishing (not alive on this host)",
+                "{}: stopped without finishing (not alive on this host)",
                 holder.describe()
             )
         } else if age <= STALE_AFTER {

@@ -123,6 +123,7 @@ fn bad_values_of_typed_flags_exit_2() {
         ("--layout", "diagonal"),
         ("--shard", "8/8"),
         ("--shard", "automatic"),
+        ("--label-from-name", "^[a-z]+"),
     ] {
         let output = Command::new(bin.join("extract"))
             .args(["--variant", "b0", "--weights", "random", "--data", "."])
@@ -133,7 +134,7 @@ fn bad_values_of_typed_flags_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(value), "{stderr}");
     }
-    let cases: [(&str, &[&str]); 4] = [
+    let cases: [(&str, &[&str]); 6] = [
         (
             "extract",
             &["--variant", "b0", "--data", ".", "--tune-top", "0"],
@@ -146,6 +147,15 @@ fn bad_values_of_typed_flags_exit_2() {
         (
             "tune-train",
             &["x.parquet", "--out", "y", "--schedule", "linear"],
+        ),
+        // One threshold parser for both trainers: outside [0, 1] is a bad value.
+        (
+            "head-train",
+            &["x.parquet", "--out", "y", "--threshold", "1.5"],
+        ),
+        (
+            "tune-train",
+            &["x.parquet", "--out", "y", "--threshold", "1.5"],
         ),
     ];
     for (tool, args) in cases {

@@ -82,14 +82,15 @@ impl Extractor {
             .f_div(&self.std)
     }
 
-    /// Normalised NCHW input for images already resized by the recipe: only the
+    /// Normalised NCHW input for images already resized by the recipe (each
+    /// `height × width × 3` bytes): only the
     /// bytes cross the bus, and NHWC bytes permuted to NCHW are channels-last.
     pub fn input_tensor(&self, images: &[&[u8]]) -> Result<Tensor, tch::TchError> {
         let (height, width) = (
-            i64::from(self.recipe.input_size),
-            i64::from(self.recipe.input_size),
+            i64::from(self.recipe.input_height()),
+            i64::from(self.recipe.input_width()),
         );
-        let mut bytes = Vec::with_capacity(images.len() * (height * width * 3) as usize);
+        let mut bytes = Vec::with_capacity(images.len() * self.recipe.input_bytes());
         for image in images {
             bytes.extend_from_slice(image);
         }
@@ -110,7 +111,7 @@ impl Extractor {
 /// Lite0 9.9 s at 16, 10.7 s at 32; B0 12.0 s / 11.4 s). `--batch-size`
 /// overrides it.
 fn automatic_batch_size(device: Device, recipe: &Preprocessing) -> usize {
-    let pixels = f64::from(recipe.input_size).powi(2).max(1.0);
+    let pixels = (f64::from(recipe.input_height()) * f64::from(recipe.input_width())).max(1.0);
     let pixels_ratio = (224.0 * 224.0) / pixels;
     if device.is_cuda() {
         ((256.0 * pixels_ratio).round() as usize).clamp(4, 512)

@@ -3,22 +3,25 @@
 //! effprobe's own `effprobe.recipe` metadata), and the flags that replace parts
 //! of it.
 
-use contract::{Interpolation, Preprocessing, ResizeMode};
+use contract::{Interpolation, Preprocessing, PreprocessingError, ResizeMode};
 
 use crate::spec::WeightsSpecError;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum RecipeError {
-    #[error("crop fraction {0} is outside (0, 1]")]
-    CropFraction(f64),
-    #[error("resize size {resize_size} is smaller than the crop size {crop_size}")]
-    ResizeSmallerThanCrop { resize_size: u32, crop_size: u32 },
-    #[error("input size must be at least 1")]
-    EmptyInput,
+/// Why a recipe cannot be built (the contract's own validation).
+pub type RecipeError = PreprocessingError;
+
+/// timm's name for an interpolation.
+pub fn timm_interpolation_name(interpolation: Interpolation) -> &'static str {
+    match interpolation {
+        Interpolation::Nearest => "nearest",
+        Interpolation::Bilinear => "bilinear",
+        Interpolation::Bicubic => "bicubic",
+    }
 }
 
-/// timm's evaluation transform: `Resize(floor(input / crop_pct))` on the shorter
-/// side, then `CenterCrop(input)`.
+/// timm's evaluation transform at a square size with crop_mode `center`:
+/// `Resize(floor(input / crop_pct))` on the shorter side, then `CenterCrop(input)`
+/// ([`Preprocessing::from_timm`] for every crop mode and non-square sizes).
 pub fn timm_recipe(
     input_size: u32,
     crop_pct: f64,
@@ -26,23 +29,14 @@ pub fn timm_recipe(
     mean: [f32; 3],
     std: [f32; 3],
 ) -> Result<Preprocessing, RecipeError> {
-    if input_size == 0 {
-        return Err(RecipeError::EmptyInput);
-    }
-    if !(crop_pct > 0.0 && crop_pct <= 1.0) {
-        return Err(RecipeError::CropFraction(crop_pct));
-    }
-    let resize_size = (f64::from(input_size) / crop_pct).floor() as u32;
-    Ok(Preprocessing {
-        input_size,
-        resize_mode: ResizeMode::Crop,
-        resize_size,
-        crop_fraction: crop_pct,
-        interpolation,
-        antialias: true,
+    Preprocessing::from_timm(
+        (input_size, input_size),
+        crop_pct,
+        "center",
+        timm_interpolation_name(interpolation),
         mean,
         std,
-    })
+    )
 }
 
 /// torchvision's `ImageClassification` preset: an explicit resize size for the
@@ -54,25 +48,20 @@ pub fn torchvision_recipe(
     mean: [f32; 3],
     std: [f32; 3],
 ) -> Result<Preprocessing, RecipeError> {
-    if crop_size == 0 {
-        return Err(RecipeError::EmptyInput);
-    }
-    if resize_size < crop_size {
-        return Err(RecipeError::ResizeSmallerThanCrop {
-            resize_size,
-            crop_size,
-        });
-    }
-    Ok(Preprocessing {
+    let recipe = Preprocessing {
         input_size: crop_size,
+        input_width: None,
         resize_mode: ResizeMode::Crop,
         resize_size,
-        crop_fraction: f64::from(crop_size) / f64::from(resize_size),
+        resize_width: None,
+        crop_fraction: f64::from(crop_size) / f64::from(resize_size.max(1)),
         interpolation,
         antialias: true,
         mean,
         std,
-    })
+    };
+    recipe.validate()?;
+    Ok(recipe)
 }
 
 /// Flags that replace parts of the weights' own recipe.
@@ -114,7 +103,9 @@ impl RecipeOverrides {
             }
         };
         if let Some(size) = self.input_size {
+            // `--input-size` is one side: the input becomes that square.
             recipe.input_size = size;
+            recipe.input_width = None;
         }
         if let Some(fraction) = self.crop_fraction {
             if !(fraction > 0.0 && fraction <= 1.0) {
@@ -124,16 +115,24 @@ impl RecipeOverrides {
             }
             recipe.crop_fraction = fraction;
         }
-        recipe.resize_size = match self.resize_size {
-            Some(size) => size,
-            None => (f64::from(recipe.input_size) / recipe.crop_fraction).floor() as u32,
-        };
+        let scaled = |side: u32| (f64::from(side) / recipe.crop_fraction).floor() as u32;
+        recipe.resize_width = recipe.input_width.map(|width| match self.resize_size {
+            // An explicit resize size keeps the recipe's aspect.
+            Some(size) => {
+                (f64::from(size) * f64::from(width) / f64::from(recipe.input_size)).floor() as u32
+            }
+            None => scaled(width),
+        });
+        recipe.resize_size = self
+            .resize_size
+            .unwrap_or_else(|| scaled(recipe.input_size));
         recipe.crop_fraction = f64::from(recipe.input_size) / f64::from(recipe.resize_size);
         if let Some(mode) = self.resize_mode {
             recipe.resize_mode = mode;
         }
         if recipe.resize_mode == ResizeMode::Stretch {
             recipe.resize_size = recipe.input_size;
+            recipe.resize_width = recipe.input_width;
             recipe.crop_fraction = 1.0;
         }
         if let Some(interpolation) = self.interpolation {
@@ -156,6 +155,9 @@ impl RecipeOverrides {
                 recipe.resize_size, recipe.input_size
             )));
         }
+        recipe
+            .validate()
+            .map_err(|e| WeightsSpecError::InvalidRecipe(e.to_string()))?;
         Ok(recipe)
     }
 }

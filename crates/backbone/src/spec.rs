@@ -54,7 +54,7 @@ pub enum WeightsSpecError {
     )]
     ModuleInputSize {
         id: ModelId,
-        traced: u32,
+        traced: String,
         requested: u32,
     },
     #[error(
@@ -289,11 +289,15 @@ pub fn prepare(
                 return Err(WeightsSpecError::ModuleWeights { id: id.clone() });
             }
             let module = ExportedModule::open(id.clone(), path)?;
-            let traced = module.input_size().0;
-            if let Some(requested) = overrides.input_size.filter(|s| *s != traced) {
+            let (height, width) = module.input_size();
+            if let Some(requested) = overrides.input_size.filter(|s| (*s, *s) != (height, width)) {
                 return Err(WeightsSpecError::ModuleInputSize {
                     id: id.clone(),
-                    traced,
+                    traced: if height == width {
+                        height.to_string()
+                    } else {
+                        format!("{height}×{width}")
+                    },
                     requested,
                 });
             }
@@ -428,6 +432,15 @@ impl Prepared {
             Weights::EfficientNet(weights) => {
                 let mut net = weights.build(placement, tune)?;
                 if let Some(top) = options.tune_top {
+                    if !self.recipe.is_square() {
+                        return Err(ModelError::BadModule {
+                            path: PathBuf::from(self.location.text.clone()),
+                            reason: format!(
+                                "--tune-top needs a square input, the recipe is {}",
+                                self.recipe.input_size_label()
+                            ),
+                        });
+                    }
                     let cut = weights.cut_point(top.count(), self.recipe.input_size)?;
                     net.set_activation_cut(Some(cut));
                 }

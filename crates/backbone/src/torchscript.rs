@@ -8,14 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use contract::{Interpolation, Preprocessing, WeightsIdentity};
+use contract::{Preprocessing, WeightsIdentity};
 use serde::Deserialize;
 use tch::{CModule, Device, Kind, Tensor};
 
 use crate::device::Placement;
 use crate::error::ModelError;
 use crate::net::FeatureNet;
-use crate::recipe::timm_recipe;
 use crate::ModelId;
 
 /// The sidecar format this build reads.
@@ -153,24 +152,18 @@ impl ExportedModule {
     /// `create_transform`), from the card.
     pub fn recipe(&self) -> Result<Preprocessing, ModelError> {
         let cfg = &self.card.pretrained_cfg;
-        let bad = |reason: String| ModelError::BadModule {
+        Preprocessing::from_timm(
+            self.input_size(),
+            cfg.crop_pct,
+            cfg.crop_mode.as_deref().unwrap_or("center"),
+            &cfg.interpolation,
+            cfg.mean,
+            cfg.std,
+        )
+        .map_err(|e| ModelError::BadModule {
             path: sidecar_path(&self.path),
-            reason,
-        };
-        let (height, width) = self.input_size();
-        if height != width {
-            return Err(bad(format!(
-                "non-square input {height}×{width} is not supported yet"
-            )));
-        }
-        if let Some(mode) = cfg.crop_mode.as_deref().filter(|m| *m != "center") {
-            return Err(bad(format!(
-                "crop_mode {mode:?} is not supported yet (only \"center\")"
-            )));
-        }
-        let interpolation = parse_interpolation(&cfg.interpolation).map_err(bad)?;
-        timm_recipe(height, cfg.crop_pct, interpolation, cfg.mean, cfg.std)
-            .map_err(|e| bad(e.to_string()))
+            reason: e.to_string(),
+        })
     }
 
     /// What the features are made with: the module, by content.
@@ -216,17 +209,6 @@ impl ExportedModule {
             placement,
             input: (i64::from(height), i64::from(width)),
         })
-    }
-}
-
-fn parse_interpolation(name: &str) -> Result<Interpolation, String> {
-    match name {
-        "bicubic" => Ok(Interpolation::Bicubic),
-        "bilinear" => Ok(Interpolation::Bilinear),
-        "nearest" => Ok(Interpolation::Nearest),
-        other => Err(format!(
-            "interpolation {other:?} is not supported (bicubic, bilinear, nearest)"
-        )),
     }
 }
 

@@ -10,7 +10,8 @@
 
 use serde::Serialize;
 
-use crate::meta::{FeatureMeta, Preprocessing, FORMAT_VERSION};
+use crate::meta::{FeatureMeta, FORMAT_VERSION};
+use crate::preprocessing::Preprocessing;
 
 /// What makes features the same (see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -51,7 +52,7 @@ impl FeatureIdentity {
                 found.push(format!("{what}: {ours} {a}, {theirs} {b}"));
             }
         };
-        compare("model", self.model.clone(), other.model.clone());
+        compare("variant", self.model.clone(), other.model.clone());
         compare(
             "feature width",
             self.feature_dim.to_string(),

@@ -33,6 +33,7 @@ mod identity;
 mod meta;
 pub mod metrics;
 pub mod predictions;
+mod preprocessing;
 mod reader;
 pub mod records;
 pub mod rejects;
@@ -48,10 +49,9 @@ mod writer;
 pub use error::FeatureFileError;
 pub use head_file::{HeadFile, HeadFileError};
 pub use identity::FeatureIdentity;
-pub use meta::{
-    FeatureMeta, Interpolation, Preprocessing, ResizeMode, WeightsIdentity, FORMAT_VERSION,
-};
+pub use meta::{FeatureMeta, WeightsIdentity, FORMAT_VERSION};
 pub use metrics::HeadMetrics;
+pub use preprocessing::{Interpolation, Preprocessing, PreprocessingError, ResizeMode};
 pub use reader::{FeatureBatch, FeatureDataset, FeatureReader};
 pub use records::RecordError;
 pub use run_record::{DatasetSummary, RunRecord};

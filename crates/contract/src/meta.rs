@@ -4,52 +4,13 @@ use std::path::Path;
 use parquet::file::metadata::KeyValue;
 use serde::{Deserialize, Serialize};
 
-use crate::{FeatureFileError, Result};
+use crate::{FeatureFileError, Preprocessing, Result};
 
 /// Bumped on any change a reader of the previous version would misread.
 pub const FORMAT_VERSION: u32 = 1;
 
 const PREFIX: &str = "effprobe.";
 const EXTRA_PREFIX: &str = "effprobe.extra.";
-
-/// How an image becomes the square input tensor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResizeMode {
-    /// Resize the shorter side to `resize_size`, then center-crop `input_size`
-    /// (timm's crop_pct and torchvision's resize/crop pairs both land here).
-    Crop,
-    /// Resize straight to `input_size` × `input_size`, ignoring aspect ratio
-    /// (Keras `flow_from_directory`, which the seed experiment used).
-    Stretch,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Interpolation {
-    Nearest,
-    Bilinear,
-    Bicubic,
-}
-
-/// The complete recipe from image bytes to input tensor. Two files whose recipes
-/// differ in any field hold incomparable features.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Preprocessing {
-    /// Side of the square input tensor.
-    pub input_size: u32,
-    pub resize_mode: ResizeMode,
-    /// Crop mode: the shorter side is resized to this before the center crop.
-    pub resize_size: u32,
-    /// `input_size / resize_size` as the weights' source states it (timm's crop_pct).
-    pub crop_fraction: f64,
-    pub interpolation: Interpolation,
-    /// Low-pass filter when downscaling, as PIL and torchvision (antialias=True) do.
-    pub antialias: bool,
-    /// Per-channel mean and std applied to pixels scaled to [0, 1].
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
-}
 
 /// Which weights produced the features: where they came from and the blake3 of the file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,7 +70,7 @@ impl FeatureMeta {
             ("feature_layer".to_string(), self.feature_layer.clone()),
             (
                 "input_size".to_string(),
-                self.preprocessing.input_size.to_string(),
+                self.preprocessing.input_size_label(),
             ),
             ("preprocessing".to_string(), to_json(&self.preprocessing)),
             ("weights.source".to_string(), self.weights.source.clone()),

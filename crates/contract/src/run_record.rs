@@ -25,6 +25,11 @@ pub enum Layout {
     Manifest,
     /// WebDataset tar shards.
     Webdataset,
+    /// Image files whose labels are in their names (`--label-from-name`).
+    FileNames,
+    /// Parquet files with an image column, as Hugging Face `datasets` writes
+    /// them and the hub serves them.
+    HfParquet,
 }
 
 /// Where each image's split came from.

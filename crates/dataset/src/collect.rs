@@ -1,17 +1,19 @@
 //! What every way of reading a dataset hands to the final assembly: images
 //! found with their class and (given) split, and the problems met on the way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use contract::Split;
 use rayon::prelude::*;
 
 use crate::inspect::{inspect_bytes, Inspection};
+use crate::names::{split_of_file, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
 use crate::source::ImageSource;
+use crate::DatasetError;
 
 /// How class names are ordered into labels 0..K-1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClassOrder {
     /// Sorted as text: folder names, as Keras `flow_from_directory` and
     /// torchvision `ImageFolder` do.
@@ -19,6 +21,9 @@ pub enum ClassOrder {
     /// Sorted as numbers when every label is an integer (labels 0..K-1 keep their
     /// value), else as text: manifests and WebDataset `cls`.
     NumbersFirst,
+    /// In this order (Hugging Face `ClassLabel` names); classes without an image
+    /// are dropped.
+    Given(Vec<String>),
 }
 
 /// A usable image before deduplication and label assignment.
@@ -89,13 +94,64 @@ pub fn integer_label(label: &str) -> Option<i64> {
 }
 
 /// `names` in label order.
-pub fn order_classes(mut names: Vec<String>, order: ClassOrder) -> Vec<String> {
+pub fn order_classes(mut names: Vec<String>, order: &ClassOrder) -> Vec<String> {
     names.sort();
     names.dedup();
-    if order == ClassOrder::NumbersFirst && names.iter().all(|n| integer_label(n).is_some()) {
-        names.sort_by_key(|n| integer_label(n));
+    match order {
+        ClassOrder::NumbersFirst if names.iter().all(|n| integer_label(n).is_some()) => {
+            names.sort_by_key(|n| integer_label(n));
+        }
+        ClassOrder::Given(given) => {
+            let present: std::collections::BTreeSet<String> = names.into_iter().collect();
+            names = given
+                .iter()
+                .filter(|n| present.contains(*n))
+                .cloned()
+                .collect();
+        }
+        _ => {}
     }
     names
+}
+
+/// The split each file's path names (`train-00000.tar`, `val/00001.tar`,
+/// `data/test-00000-of-00001.parquet`): all files name one or none does (then
+/// the content hash splits). `shown` are the paths relative to `root`.
+pub fn splits_from_file_names(
+    root: &Path,
+    shown: &[String],
+) -> Result<(SplitsFrom, Vec<Option<Split>>), DatasetError> {
+    let named: Vec<SplitName> = shown.iter().map(|s| split_of_file(s)).collect();
+    if let Some(i) = named.iter().position(|s| *s == SplitName::Ambiguous) {
+        return Err(DatasetError::AmbiguousSplitName {
+            path: root.to_path_buf(),
+            name: shown[i].clone(),
+        });
+    }
+    let splits: Vec<Option<Split>> = named
+        .iter()
+        .map(|s| match s {
+            SplitName::Split(split) => Some(*split),
+            _ => None,
+        })
+        .collect();
+    let with: Vec<String> = (0..shown.len())
+        .filter(|&i| splits[i].is_some())
+        .map(|i| shown[i].clone())
+        .collect();
+    let without: Vec<String> = (0..shown.len())
+        .filter(|&i| splits[i].is_none())
+        .map(|i| shown[i].clone())
+        .collect();
+    match (with.is_empty(), without.is_empty()) {
+        (false, false) => Err(DatasetError::MixedShardSplits {
+            path: root.to_path_buf(),
+            named: list_some(&with, 3),
+            unnamed: list_some(&without, 3),
+        }),
+        (false, true) => Ok((SplitsFrom::ShardNames, splits)),
+        _ => Ok((SplitsFrom::Hash, splits)),
+    }
 }
 
 /// "a, b, c and 4 more".

@@ -17,7 +17,7 @@ pub enum DatasetError {
     },
     #[error("{path}: not a dataset: {reason}")]
     NotADataset { path: PathBuf, reason: String },
-    #[error("{pattern}: not a shard pattern: {reason} (write shards/train-{{00000..00099}}.tar)")]
+    #[error("{pattern}: not a file pattern: {reason} (write shards/train-{{00000..00099}}.tar or data/train-*.parquet)")]
     Pattern { pattern: String, reason: String },
     #[error("{flag} cannot be used {context}")]
     ConflictingOptions {
@@ -35,6 +35,14 @@ pub enum DatasetError {
         path: PathBuf,
         splits: String,
         classes: String,
+    },
+    #[error(
+        "{path}: some labelled images are in split folders ({inside}) and some are not ({outside}); pass --layout flat to split them all by content hash, or move the others into split folders"
+    )]
+    MixedNameSplits {
+        path: PathBuf,
+        inside: String,
+        outside: String,
     },
     #[error(
         "{path}: the folders {seen} would be read as {inferred}, but {reasons}. Say what they are: --layout flat (they are the classes), --data {path}/FOLDER (the classes are inside one of them), or --labels MANIFEST (a CSV or Parquet file of path,label[,split])"
@@ -75,11 +83,11 @@ pub enum DatasetError {
         rows: usize,
         first: String,
     },
-    #[error("{path}: holds both tar shards ({shard}) and other image files ({file}); point --data at one kind")]
-    MixedShardsAndFiles {
+    #[error("{path}: holds both {first} and {second}; point --data at one kind")]
+    MixedInputs {
         path: PathBuf,
-        shard: String,
-        file: String,
+        first: String,
+        second: String,
     },
     #[error("{path}: some shards name a split ({named}) and some do not ({unnamed}); name every shard by its split (train-00000.tar) or none (then the content hash splits)")]
     MixedShardSplits {

@@ -14,11 +14,16 @@
 //! blake3 of its bytes, the key the feature cache and every split rule use.
 
 mod collect;
+pub mod columns;
 mod error;
+pub mod file_names;
 pub mod folders;
+pub mod hf_parquet;
 pub mod inspect;
 pub mod manifest;
 pub mod names;
+pub mod parquet_images;
+pub mod pattern;
 pub mod report;
 mod scan;
 pub mod source;
@@ -27,6 +32,7 @@ pub mod splits_file;
 pub mod walk;
 pub mod webdataset;
 
+pub use columns::ColumnNames;
 pub use error::DatasetError;
 pub use folders::LayoutChoice;
 pub use report::{DatasetSummary, ImageEntry, Layout, Problem, ScanReport, SplitsFrom};

@@ -1,23 +1,24 @@
 //! `--labels FILE`: a CSV or Parquet table of path, label and (optionally) split,
-//! as Keras `flow_from_dataframe` and Hugging Face `imagefolder` + `metadata.csv`
-//! use. Every bad row is a listed problem with its line number; nothing is
+//! as Keras `flow_from_dataframe`, Hugging Face `imagefolder` + `metadata.csv` and
+//! competitions (`id,breed`) ship them. Columns are found by their usual names or
+//! stated with `--path-column`, `--label-column`, `--split-column`; a path without
+//! its extension (or with another) names the one image under the root whose stem
+//! it is. Every bad row is a listed problem with its line number; nothing is
 //! guessed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch};
 use contract::Split;
 
 use crate::collect::{inspect_files, list_some, Candidate, ClassOrder, Collected};
+use crate::columns::{self, by_common_name, choose, is_multi_valued, ColumnNames, Role};
 use crate::names::{split_name, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
 use crate::walk::{relative_path, visible_files};
 use crate::DatasetError;
-
-const PATH_COLUMNS: [&str; 3] = ["path", "file_name", "filename"];
-const LABEL_COLUMNS: [&str; 2] = ["label", "class"];
-const SPLIT_COLUMN: &str = "split";
 
 /// One data row as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct Manifest {
     pub path: PathBuf,
     pub rows: Vec<ManifestRow>,
     pub has_split_column: bool,
+    /// The columns read: (path, label, split).
+    pub columns: (String, String, Option<String>),
     /// Rows that could not be read at all (a CSV line with too few fields).
     pub problems: Vec<Problem>,
     /// The paths those rows name, when they name one: listed, if not usable.
@@ -52,7 +55,7 @@ pub struct CheckedRow {
 }
 
 impl Manifest {
-    pub fn read(path: &Path) -> Result<Manifest, DatasetError> {
+    pub fn read(path: &Path, names: &ColumnNames) -> Result<Manifest, DatasetError> {
         if !path.is_file() {
             return Err(DatasetError::NotFound {
                 path: path.to_path_buf(),
@@ -66,11 +69,12 @@ impl Manifest {
                 f.read_exact(&mut magic).map(|_| magic == *b"PAR1")
             })
             .unwrap_or(false);
-        if is_parquet {
-            read_parquet(path)
+        let (table, line_word) = if is_parquet {
+            (read_parquet(path)?, "row")
         } else {
-            read_csv(path)
-        }
+            (read_csv(path)?, "line")
+        };
+        Manifest::from_table(path, table, line_word, names)
     }
 
     fn empty(path: &Path, line_word: &'static str) -> Manifest {
@@ -78,6 +82,7 @@ impl Manifest {
             path: path.to_path_buf(),
             rows: Vec::new(),
             has_split_column: false,
+            columns: Default::default(),
             problems: Vec::new(),
             unreadable_paths: Vec::new(),
             line_word,
@@ -197,101 +202,175 @@ fn leaves_root(path: &str) -> bool {
         .any(|c| !matches!(c, Component::Normal(_)))
 }
 
-fn find_column(
-    columns: &[String],
-    wanted: &[&str],
-    what: &str,
-    required: bool,
-) -> Result<Option<usize>, String> {
-    let found: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| wanted.contains(&c.trim().to_lowercase().as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    match found.as_slice() {
-        [] if required => Err(format!(
-            "no {what} column (expected one of {}); its columns are {}",
-            wanted.join(", "),
-            list_some(columns, 8)
-        )),
-        [] => Ok(None),
-        [one] => Ok(Some(*one)),
-        several => Err(format!(
-            "several {what} columns ({}); keep one",
-            several
-                .iter()
-                .map(|&i| columns[i].clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+/// A manifest as read, before its columns are chosen: every row's fields as
+/// text, with its line (CSV) or row (Parquet, from 1).
+struct Table {
+    header: Vec<String>,
+    rows: Vec<(usize, Vec<String>)>,
+    /// Parquet columns that cannot be read as text, and why.
+    unusable: BTreeMap<usize, String>,
+}
+
+impl Manifest {
+    /// Chooses the columns (stated or recognised) and keeps each row's path,
+    /// label and split; a CSV line with too few fields is a problem.
+    fn from_table(
+        path: &Path,
+        table: Table,
+        line_word: &'static str,
+        names: &ColumnNames,
+    ) -> Result<Manifest, DatasetError> {
+        let mut manifest = Manifest::empty(path, line_word);
+        let Table {
+            header,
+            rows,
+            unusable,
+        } = table;
+        let bad = |reason: String| manifest.bad(reason);
+        let path_column = choose(
+            Role::Path,
+            &header,
+            names,
+            &by_common_name(Role::Path, &header),
+            true,
+        )
+        .map_err(bad)?
+        .unwrap_or(0);
+        let label_column = choose_label(&header, &rows, names, line_word).map_err(bad)?;
+        let split_column = choose(
+            Role::Split,
+            &header,
+            names,
+            &by_common_name(Role::Split, &header),
+            false,
+        )
+        .map_err(bad)?;
+        for (role, column) in [
+            (Role::Path, Some(path_column)),
+            (Role::Label, Some(label_column)),
+            (Role::Split, split_column),
+        ] {
+            if let Some(reason) = column.and_then(|c| unusable.get(&c)) {
+                return Err(manifest.bad(format!(
+                    "the {} column {:?}: {reason}",
+                    role.what(),
+                    header[column.unwrap_or(0)]
+                )));
+            }
+        }
+        let chosen = [path_column, label_column];
+        if chosen[0] == chosen[1] || split_column.is_some_and(|s| chosen.contains(&s)) {
+            return Err(manifest.bad(format!(
+                "one column cannot hold two things: path {:?}, label {:?}, split {:?}",
+                header[path_column],
+                header[label_column],
+                split_column.map(|c| header[c].clone())
+            )));
+        }
+        manifest.has_split_column = split_column.is_some();
+        manifest.columns = (
+            header[path_column].clone(),
+            header[label_column].clone(),
+            split_column.map(|c| header[c].clone()),
+        );
+        let needed = path_column.max(label_column).max(split_column.unwrap_or(0)) + 1;
+        for (line, fields) in rows {
+            if fields.len() < needed {
+                if let Some(path) = fields.get(path_column) {
+                    manifest.unreadable_paths.push(path.clone());
+                }
+                manifest.problems.push(Problem {
+                    path: manifest.where_(line),
+                    reason: format!(
+                        "{}: {} field(s), the header has {}",
+                        manifest.where_(line),
+                        fields.len(),
+                        header.len()
+                    ),
+                });
+                continue;
+            }
+            manifest.rows.push(ManifestRow {
+                line,
+                path: fields[path_column].clone(),
+                label: fields[label_column].clone(),
+                split: split_column.map(|c| fields[c].clone()),
+            });
+        }
+        Ok(manifest)
     }
 }
 
-struct Columns {
-    path: usize,
-    label: usize,
-    split: Option<usize>,
+/// The label column: stated, or the one recognised name; `labels` only when it
+/// holds one label per row.
+fn choose_label(
+    header: &[String],
+    rows: &[(usize, Vec<String>)],
+    names: &ColumnNames,
+    line_word: &str,
+) -> Result<usize, String> {
+    let mut multi_valued = None;
+    let candidates: Vec<usize> = by_common_name(Role::Label, header)
+        .into_iter()
+        .filter(|&c| {
+            if !header[c]
+                .trim()
+                .eq_ignore_ascii_case(columns::MULTI_VALUED_NAME)
+            {
+                return true;
+            }
+            let several = rows
+                .iter()
+                .find(|(_, fields)| fields.get(c).is_some_and(|v| is_multi_valued(v)));
+            if let Some((line, fields)) = several {
+                multi_valued = Some((header[c].clone(), *line, fields[c].clone()));
+            }
+            several.is_none()
+        })
+        .collect();
+    match (candidates.is_empty(), names.label.is_none(), multi_valued) {
+        (true, true, Some((name, line, value))) => Err(format!(
+            "its {name:?} column holds several labels on a row ({line_word} {line}: {value:?}), and effprobe trains single-label classifiers: name a column with one label per row with --label-column NAME (--label-column {name} reads each value as one label)"
+        )),
+        _ => choose(Role::Label, header, names, &candidates, true).map(|c| c.unwrap_or(0)),
+    }
 }
 
-fn columns_of(header: &[String]) -> Result<Columns, String> {
-    Ok(Columns {
-        path: find_column(header, &PATH_COLUMNS, "path", true)?.unwrap_or(0),
-        label: find_column(header, &LABEL_COLUMNS, "label", true)?.unwrap_or(0),
-        split: find_column(header, &[SPLIT_COLUMN], "split", false)?,
-    })
-}
-
-fn read_csv(path: &Path) -> Result<Manifest, DatasetError> {
-    let mut manifest = Manifest::empty(path, "line");
+fn read_csv(path: &Path) -> Result<Table, DatasetError> {
+    let bad = |reason: String| DatasetError::Manifest {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
-        .map_err(|e| manifest.bad(format!("cannot read as CSV: {e}")))?;
+        .map_err(|e| bad(format!("cannot read as CSV: {e}")))?;
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| manifest.bad(format!("cannot read the CSV header: {e}")))?
+        .map_err(|e| bad(format!("cannot read the CSV header: {e}")))?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_string())
         .collect();
-    let columns = columns_of(&header).map_err(|reason| manifest.bad(reason))?;
-    manifest.has_split_column = columns.split.is_some();
-    let needed = columns
-        .path
-        .max(columns.label)
-        .max(columns.split.unwrap_or(0))
-        + 1;
+    let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| manifest.bad(format!("cannot read as CSV: {e}")))?;
+        let record = record.map_err(|e| bad(format!("cannot read as CSV: {e}")))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        if record.len() < needed {
-            if let Some(path) = record.get(columns.path) {
-                manifest.unreadable_paths.push(path.to_string());
-            }
-            manifest.problems.push(Problem {
-                path: manifest.where_(line),
-                reason: format!(
-                    "{}: {} field(s), the header has {}",
-                    manifest.where_(line),
-                    record.len(),
-                    header.len()
-                ),
-            });
-            continue;
-        }
-        manifest.rows.push(ManifestRow {
-            line,
-            path: record[columns.path].to_string(),
-            label: record[columns.label].to_string(),
-            split: columns.split.map(|c| record[c].to_string()),
-        });
+        rows.push((line, record.iter().map(str::to_string).collect()));
     }
-    Ok(manifest)
+    Ok(Table {
+        header,
+        rows,
+        unusable: BTreeMap::new(),
+    })
 }
 
 /// A column's values as text: strings as they are, integers in decimal, nulls
 /// empty.
-fn column_text(batch: &RecordBatch, column: usize, name: &str) -> Result<Vec<String>, String> {
+pub(crate) fn column_text(
+    batch: &RecordBatch,
+    column: usize,
+    name: &str,
+) -> Result<Vec<String>, String> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
     use arrow_schema::DataType;
@@ -351,48 +430,127 @@ where
         .collect()
 }
 
-fn read_parquet(path: &Path) -> Result<Manifest, DatasetError> {
+fn read_parquet(path: &Path) -> Result<Table, DatasetError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let mut manifest = Manifest::empty(path, "row");
+    let bad = |reason: String| DatasetError::Manifest {
+        path: path.to_path_buf(),
+        reason,
+    };
     let file = std::fs::File::open(path).map_err(|source| DatasetError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| manifest.bad(format!("cannot read as Parquet: {e}")))?;
+        .map_err(|e| bad(format!("cannot read as Parquet: {e}")))?;
     let header: Vec<String> = builder
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let columns = columns_of(&header).map_err(|reason| manifest.bad(reason))?;
-    manifest.has_split_column = columns.split.is_some();
     let reader = builder
         .build()
-        .map_err(|e| manifest.bad(format!("cannot read as Parquet: {e}")))?;
-    let mut row = 0usize;
+        .map_err(|e| bad(format!("cannot read as Parquet: {e}")))?;
+    let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut unusable = BTreeMap::new();
     for batch in reader {
-        let batch = batch.map_err(|e| manifest.bad(format!("cannot read as Parquet: {e}")))?;
-        let bad = |reason| manifest.bad(reason);
-        let paths = column_text(&batch, columns.path, &header[columns.path]).map_err(bad)?;
-        let labels = column_text(&batch, columns.label, &header[columns.label]).map_err(bad)?;
-        let splits = columns
-            .split
-            .map(|c| column_text(&batch, c, &header[c]))
-            .transpose()
-            .map_err(bad)?;
-        for i in 0..batch.num_rows() {
-            row += 1;
-            manifest.rows.push(ManifestRow {
-                line: row,
-                path: paths[i].clone(),
-                label: labels[i].clone(),
-                split: splits.as_ref().map(|s| s[i].clone()),
+        let batch = batch.map_err(|e| bad(format!("cannot read as Parquet: {e}")))?;
+        let first = rows.len();
+        rows.extend(
+            (0..batch.num_rows()).map(|i| (first + i + 1, Vec::with_capacity(header.len()))),
+        );
+        for (c, name) in header.iter().enumerate() {
+            let values = column_text(&batch, c, name).unwrap_or_else(|reason| {
+                unusable.insert(c, reason);
+                vec![String::new(); batch.num_rows()]
             });
+            for (row, value) in rows[first..].iter_mut().zip(values) {
+                row.1.push(value);
+            }
         }
     }
-    Ok(manifest)
+    Ok(Table {
+        header,
+        rows,
+        unusable,
+    })
+}
+
+/// What a manifest's path value names under the root.
+enum Resolved {
+    /// The file itself, or the one image whose stem the value is.
+    File(String),
+    Missing,
+    /// Several images share the stem.
+    Several(Vec<String>),
+}
+
+/// The images under a root by stem (`train/abc.jpg` → `abc`), built once and only
+/// when a manifest names something that is not a file: ids without their
+/// extension, or with another.
+struct StemIndex {
+    by_stem: HashMap<String, Vec<String>>,
+}
+
+/// `abc.jpg` → `abc`; `cat.0.jpg` → `cat.0`; `abc` → `abc`.
+fn strip_extension(path: &str) -> &str {
+    let name_start = path.rfind('/').map_or(0, |i| i + 1);
+    match path[name_start..].rfind('.') {
+        Some(dot) if dot > 0 => &path[..name_start + dot],
+        _ => path,
+    }
+}
+
+impl StemIndex {
+    fn build(root: &Path) -> StemIndex {
+        let mut by_stem: HashMap<String, Vec<String>> = HashMap::new();
+        for path in visible_files(root).filter_map(Result::ok) {
+            let relative = relative_path(root, &path);
+            let name = relative.rsplit('/').next().unwrap_or(&relative);
+            if crate::inspect::has_image_extension(name) {
+                by_stem
+                    .entry(strip_extension(name).to_string())
+                    .or_default()
+                    .push(relative);
+            }
+        }
+        StemIndex { by_stem }
+    }
+
+    /// Images whose path without extension is `value` or ends in `/value`.
+    fn matches(&self, value: &str) -> Vec<String> {
+        let stem = value.rsplit('/').next().unwrap_or(value);
+        self.by_stem
+            .get(stem)
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter(|p| {
+                        let bare = strip_extension(p);
+                        bare == value
+                            || bare
+                                .strip_suffix(value)
+                                .is_some_and(|head| head.ends_with('/'))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The value as a stem (`abc`, `cat.0`), else without its extension
+    /// (`abc.png` for `abc.jpg`).
+    fn resolve(&self, value: &str) -> Resolved {
+        let mut found = self.matches(value);
+        if found.is_empty() && strip_extension(value) != value {
+            found = self.matches(strip_extension(value));
+        }
+        match found.len() {
+            0 => Resolved::Missing,
+            1 => Resolved::File(found.remove(0)),
+            _ => Resolved::Several(found),
+        }
+    }
 }
 
 /// A manifest over the files under `root`.
@@ -405,36 +563,82 @@ pub fn collect(
     let rows = manifest.checked_rows(&mut problems);
     let mut candidates = Vec::new();
     // Every path the manifest names, on good rows or bad: the rest is unlisted.
-    let listed: BTreeSet<String> = manifest
+    let mut listed: BTreeSet<String> = manifest
         .rows
         .iter()
         .map(|r| r.path.as_str())
         .chain(manifest.unreadable_paths.iter().map(String::as_str))
         .map(normalise_path)
         .collect();
-    let mut missing = 0usize;
+    let mut stems: Option<StemIndex> = None;
+    let mut missing: Vec<String> = Vec::new();
+    let mut by_stem = 0usize;
+    let mut first_line: HashMap<String, usize> = HashMap::new();
     for row in &rows {
-        let absolute = root.join(&row.path);
-        if !absolute.is_file() {
-            missing += 1;
-            problems.push(Problem {
-                path: row.path.clone(),
-                reason: format!(
-                    "{}: no such file under {}",
-                    manifest.where_(row.line),
-                    root.display()
-                ),
-            });
-            continue;
+        let at = manifest.where_(row.line);
+        let resolved = if root.join(&row.path).is_file() {
+            Resolved::File(row.path.clone())
+        } else {
+            stems
+                .get_or_insert_with(|| StemIndex::build(root))
+                .resolve(&row.path)
+        };
+        let file = match resolved {
+            Resolved::File(file) => file,
+            Resolved::Missing => {
+                missing.push(format!("{at}: {:?}", row.path));
+                problems.push(Problem {
+                    path: row.path.clone(),
+                    reason: format!(
+                        "{at}: no such file under {} (nor an image whose name without extension is {:?})",
+                        root.display(),
+                        strip_extension(&row.path)
+                    ),
+                });
+                continue;
+            }
+            Resolved::Several(files) => {
+                problems.push(Problem {
+                    path: row.path.clone(),
+                    reason: format!(
+                        "{at}: {:?} could be any of {} images: {}; write the path with its extension",
+                        row.path,
+                        files.len(),
+                        list_some(&files, 6)
+                    ),
+                });
+                continue;
+            }
+        };
+        if file != row.path {
+            by_stem += 1;
         }
+        // Two rows naming one file (`abc` and `abc.jpg`): the first is kept.
+        match first_line.entry(file.clone()) {
+            Entry::Occupied(first) => {
+                problems.push(Problem {
+                    path: row.path.clone(),
+                    reason: format!(
+                        "{at}: names {file} again (first on {} {}); the first is kept",
+                        manifest.line_word,
+                        first.get()
+                    ),
+                });
+                continue;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(row.line);
+            }
+        }
+        listed.insert(file.clone());
         candidates.push(Candidate {
-            path: row.path.clone(),
-            absolute,
+            absolute: root.join(&file),
+            path: file,
             class: row.label.clone(),
             split: row.split,
         });
     }
-    if candidates.is_empty() && missing > 0 {
+    if candidates.is_empty() && !missing.is_empty() {
         return Err(DatasetError::ManifestMatchesNothing {
             manifest: manifest.path.clone(),
             root: root.to_path_buf(),
@@ -457,7 +661,28 @@ pub fn collect(
         .map(|path| relative_path(root, &path))
         .filter(|path| !listed.contains(path) && Some(path) != manifest_inside.as_ref())
         .count();
-    let mut notes = vec![format!("labels from {}", manifest.path.display())];
+    let (path_column, label_column, split_column) = &manifest.columns;
+    let mut notes = vec![format!(
+        "labels from {} (columns: {path_column} the image, {label_column} the label{})",
+        manifest.path.display(),
+        split_column
+            .as_ref()
+            .map_or(String::new(), |s| format!(", {s} the split"))
+    )];
+    if by_stem > 0 {
+        notes.push(format!(
+            "{by_stem} row(s) name an image by its name without extension (or with another): each matched exactly one image under {}",
+            root.display()
+        ));
+    }
+    if !missing.is_empty() {
+        notes.push(format!(
+            "{} row(s) name a file that is not under {}: left out (the first: {}; every one is listed as a problem)",
+            missing.len(),
+            root.display(),
+            missing[0]
+        ));
+    }
     if unlisted > 0 {
         notes.push(format!(
             "{unlisted} file(s) under {} are not in the manifest: ignored",

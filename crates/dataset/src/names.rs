@@ -108,6 +108,27 @@ pub fn split_in_words(name: &str) -> SplitName {
     found
 }
 
+/// The split a shard or Parquet file's path names (`train-00000.tar`,
+/// `val/00001.tar`, `data/test-00000-of-00001.parquet`), from its folders and its
+/// name without extension.
+pub fn split_of_file(relative: &str) -> SplitName {
+    let name_start = relative.rfind('/').map_or(0, |i| i + 1);
+    let stem = match relative[name_start..].rfind('.') {
+        Some(dot) => &relative[..name_start + dot],
+        None => relative,
+    };
+    let mut found = SplitName::NotASplit;
+    for part in stem.split('/') {
+        match split_in_words(part) {
+            SplitName::NotASplit => {}
+            SplitName::Ambiguous => return SplitName::Ambiguous,
+            named if found == SplitName::NotASplit || found == named => found = named,
+            _ => return SplitName::Ambiguous,
+        }
+    }
+    found
+}
+
 /// Whether a folder name usually holds a dataset (`images`, `data`) rather than
 /// naming a class.
 pub fn is_container(name: &str) -> bool {
@@ -173,6 +194,30 @@ mod tests {
         assert_eq!(split_in_words("shard-00003"), SplitName::NotASplit);
         assert_eq!(split_in_words("train-test-0"), SplitName::Ambiguous);
         assert_eq!(split_in_words("eval-0001"), SplitName::Ambiguous);
+    }
+
+    #[test]
+    fn file_splits() {
+        assert_eq!(
+            split_of_file("train-00000.tar"),
+            SplitName::Split(Split::Train)
+        );
+        assert_eq!(split_of_file("val/00001.tar"), SplitName::Split(Split::Val));
+        assert_eq!(split_of_file("shard-00001.tar"), SplitName::NotASplit);
+        assert_eq!(split_of_file("test/train-0.tar"), SplitName::Ambiguous);
+        assert_eq!(
+            split_of_file("data/train-00000-of-00002.parquet"),
+            SplitName::Split(Split::Train)
+        );
+        assert_eq!(
+            split_of_file("data/validation-00000-of-00001.parquet"),
+            SplitName::Split(Split::Val)
+        );
+        assert_eq!(
+            split_of_file("plain_text/test/0000.parquet"),
+            SplitName::Split(Split::Test)
+        );
+        assert_eq!(split_of_file("data/00000.parquet"), SplitName::NotASplit);
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! One entry point for every input people bring: `--data` as an image folder (with
-//! or without a `--labels` manifest), a folder of tar shards, one shard, or a
-//! brace pattern of shards.
+//! or without a `--labels` manifest or `--label-from-name`), a folder of tar
+//! shards, one shard, a folder of Hugging Face Parquet files, one such file, or a
+//! pattern of shards or Parquet files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use contract::Split;
+use regex::Regex;
 
 use crate::collect::{order_classes, ClassOrder, Collected, Found};
+use crate::columns::ColumnNames;
 use crate::folders::LayoutChoice;
+use crate::hf_parquet::is_parquet_name;
 use crate::manifest::Manifest;
 use crate::report::{ImageEntry, Layout, Problem, ScanReport, SplitsFrom};
 use crate::split::{assign_splits, KeyedLabel, SplitFractions};
 use crate::walk::{relative_path, visible_files};
 use crate::webdataset::is_shard_name;
-use crate::{folders, manifest, webdataset, DatasetError};
+use crate::{file_names, folders, hf_parquet, manifest, pattern, webdataset, DatasetError};
 
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
@@ -27,15 +31,21 @@ pub struct ScanOptions {
     pub layout: LayoutChoice,
     /// A label manifest (`--labels`).
     pub labels: Option<PathBuf>,
+    /// Which columns hold the path (or image), label and split (`--path-column`,
+    /// `--label-column`, `--split-column`); unset ones are recognised by name.
+    pub columns: ColumnNames,
+    /// Labels from the file names: the first capture group (`--label-from-name`).
+    pub label_from_name: Option<Regex>,
 }
 
 /// What `--data` names.
 enum Input {
     Folder(PathBuf),
     Shards { root: PathBuf, shards: Vec<PathBuf> },
+    Parquet { root: PathBuf, files: Vec<PathBuf> },
 }
 
-/// Whether `--data` (every shard of a pattern too) and `--labels` name something
+/// Whether `--data` (every file of a pattern too) and `--labels` name something
 /// that exists: the cheap check a caller makes before any slow setup.
 pub fn check_inputs(data: &Path, labels: Option<&Path>) -> Result<(), DatasetError> {
     if let Some(labels) = labels.filter(|l| !l.is_file()) {
@@ -48,9 +58,8 @@ pub fn check_inputs(data: &Path, labels: Option<&Path>) -> Result<(), DatasetErr
 }
 
 fn check_data_path(data: &Path) -> Result<(), DatasetError> {
-    let text = data.to_string_lossy();
-    if text.contains('{') {
-        webdataset::expand_pattern(&text).map(|_| ())
+    if pattern::is_pattern(data) {
+        pattern::expand(&data.to_string_lossy()).map(|_| ())
     } else if data.exists() {
         Ok(())
     } else {
@@ -61,11 +70,50 @@ fn check_data_path(data: &Path) -> Result<(), DatasetError> {
     }
 }
 
+fn parent_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Files of a pattern or a folder, told apart by name: tar shards, Parquet files,
+/// anything else.
+fn by_kind(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut shards, mut parquet, mut others) = (Vec::new(), Vec::new(), Vec::new());
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if is_shard_name(&name) {
+            shards.push(path);
+        } else if is_parquet_name(&name) {
+            parquet.push(path);
+        } else {
+            others.push(path);
+        }
+    }
+    (shards, parquet, others)
+}
+
 fn resolve(data: &Path) -> Result<Input, DatasetError> {
-    let text = data.to_string_lossy();
-    if text.contains('{') {
-        let (root, shards) = webdataset::expand_pattern(&text)?;
-        return Ok(Input::Shards { root, shards });
+    if pattern::is_pattern(data) {
+        let text = data.to_string_lossy();
+        let (root, files) = pattern::expand(&text)?;
+        let (shards, parquet, others) = by_kind(files);
+        return match (shards.is_empty(), parquet.is_empty(), others.first()) {
+            (false, true, None) => Ok(Input::Shards { root, shards }),
+            (true, false, None) => Ok(Input::Parquet {
+                root,
+                files: parquet,
+            }),
+            _ => Err(DatasetError::Pattern {
+                pattern: text.into_owned(),
+                reason:
+                    "it names files of several kinds; a pattern names tar shards or Parquet files"
+                        .into(),
+            }),
+        };
     }
     check_data_path(data)?;
     let name = data
@@ -74,53 +122,74 @@ fn resolve(data: &Path) -> Result<Input, DatasetError> {
         .unwrap_or_default();
     if data.is_file() {
         if is_shard_name(&name) {
-            let root = data
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
             return Ok(Input::Shards {
-                root,
+                root: parent_of(data),
                 shards: vec![data.to_path_buf()],
+            });
+        }
+        if is_parquet_name(&name) {
+            return Ok(Input::Parquet {
+                root: parent_of(data),
+                files: vec![data.to_path_buf()],
             });
         }
         return Err(DatasetError::NotADataset {
             path: data.to_path_buf(),
-            reason: "a file; expected a folder of images, a .tar shard or a shard pattern (a --labels manifest goes in --labels)".into(),
+            reason: "a file; expected a folder of images, a .tar shard, a .parquet file or a pattern of them (a --labels manifest goes in --labels)".into(),
         });
     }
-    let mut shards = Vec::new();
-    let mut first_image = None;
-    for path in visible_files(data).filter_map(Result::ok) {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if is_shard_name(&name) {
-            shards.push(path);
-        } else if first_image.is_none() && crate::inspect::has_image_extension(&name) {
-            first_image = Some(path);
-        }
-    }
-    match (shards.first(), first_image) {
-        (None, _) => Ok(Input::Folder(data.to_path_buf())),
-        (Some(shard), Some(file)) => Err(DatasetError::MixedShardsAndFiles {
+    let (shards, parquet, others) = by_kind(visible_files(data).filter_map(Result::ok).collect());
+    let first_image = others.iter().find(|path| {
+        crate::inspect::has_image_extension(&path.file_name().unwrap_or_default().to_string_lossy())
+    });
+    let shown = |paths: &[PathBuf]| {
+        paths
+            .first()
+            .map(|p| relative_path(data, p))
+            .unwrap_or_default()
+    };
+    match (shards.is_empty(), parquet.is_empty(), first_image) {
+        // Images (and maybe a manifest in Parquet), or nothing yet known: an
+        // image folder.
+        (true, true, _) | (true, false, Some(_)) => Ok(Input::Folder(data.to_path_buf())),
+        (false, _, Some(file)) => Err(DatasetError::MixedInputs {
             path: data.to_path_buf(),
-            shard: relative_path(data, shard),
-            file: relative_path(data, &file),
+            first: format!("tar shards ({})", shown(&shards)),
+            second: format!("other image files ({})", relative_path(data, file)),
         }),
-        (Some(_), None) => Ok(Input::Shards {
+        (false, false, None) => Err(DatasetError::MixedInputs {
+            path: data.to_path_buf(),
+            first: format!("tar shards ({})", shown(&shards)),
+            second: format!("Parquet files ({})", shown(&parquet)),
+        }),
+        (false, true, None) => Ok(Input::Shards {
             root: data.to_path_buf(),
             shards,
+        }),
+        (true, false, None) => Ok(Input::Parquet {
+            root: data.to_path_buf(),
+            files: parquet,
         }),
     }
 }
 
 /// Finds the dataset's images, labels and splits, and every file left out.
 pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetError> {
-    let manifest = options.labels.as_deref().map(Manifest::read).transpose()?;
+    let manifest = options
+        .labels
+        .as_deref()
+        .map(|path| Manifest::read(path, &options.columns))
+        .transpose()?;
+    let by_name = options.label_from_name.as_ref();
     let collected = match resolve(data)? {
-        Input::Folder(root) => match &manifest {
-            Some(manifest) => {
+        Input::Folder(root) => match (&manifest, by_name) {
+            (Some(_), Some(_)) => {
+                return Err(DatasetError::ConflictingOptions {
+                    flag: "--label-from-name",
+                    context: "with --labels (the labels come from one of them)",
+                })
+            }
+            (Some(manifest), None) => {
                 if options.layout != LayoutChoice::Auto {
                     return Err(DatasetError::ConflictingOptions {
                         flag: "--layout",
@@ -129,7 +198,17 @@ pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetErr
                 }
                 manifest::collect(&root, manifest, options.full_decode)?
             }
-            None => folders::collect(&root, options.layout, options.full_decode)?,
+            (None, Some(pattern)) => {
+                refuse_columns(
+                    options,
+                    "with --label-from-name (file names have no columns)",
+                )?;
+                file_names::collect(&root, pattern, options.layout, options.full_decode)?
+            }
+            (None, None) => {
+                refuse_columns(options, "without --labels (an image folder has no columns)")?;
+                folders::collect(&root, options.layout, options.full_decode)?
+            }
         },
         Input::Shards { root, shards } => {
             if options.layout != LayoutChoice::Auto {
@@ -138,10 +217,58 @@ pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetErr
                     context: "with tar shards (folders of images only)",
                 });
             }
+            if by_name.is_some() {
+                return Err(DatasetError::ConflictingOptions {
+                    flag: "--label-from-name",
+                    context: "with tar shards (their labels are cls or json members, or --labels)",
+                });
+            }
+            if manifest.is_none() {
+                refuse_columns(
+                    options,
+                    "with tar shards without --labels (shards have no columns)",
+                )?;
+            }
             webdataset::collect(&root, &shards, manifest.as_ref(), options.full_decode)?
+        }
+        Input::Parquet { root, files } => {
+            if options.layout != LayoutChoice::Auto {
+                return Err(DatasetError::ConflictingOptions {
+                    flag: "--layout",
+                    context: "with Parquet image files (folders of images only)",
+                });
+            }
+            if manifest.is_some() {
+                return Err(DatasetError::ConflictingOptions {
+                    flag: "--labels",
+                    context: "with Parquet image files (their label column is the labels; name it with --label-column)",
+                });
+            }
+            if by_name.is_some() {
+                return Err(DatasetError::ConflictingOptions {
+                    flag: "--label-from-name",
+                    context: "with Parquet image files (their label column is the labels; name it with --label-column)",
+                });
+            }
+            hf_parquet::collect(&root, &files, &options.columns, options.full_decode)?
         }
     };
     assemble(collected, options)
+}
+
+/// `--path-column` and friends name columns of a table: refused where there is none.
+fn refuse_columns(options: &ScanOptions, context: &'static str) -> Result<(), DatasetError> {
+    let ColumnNames { path, label, split } = &options.columns;
+    let flag = if path.is_some() {
+        "--path-column"
+    } else if label.is_some() {
+        "--label-column"
+    } else if split.is_some() {
+        "--split-column"
+    } else {
+        return Ok(());
+    };
+    Err(DatasetError::ConflictingOptions { flag, context })
 }
 
 /// Duplicates counted once, classes ordered into labels, splits assigned.
@@ -186,6 +313,8 @@ fn assemble(collected: Collected, options: &ScanOptions) -> Result<ScanReport, D
             Layout::Webdataset => "each sample needs an image member (KEY.jpg, .jpeg, .png or .webp) and a label (KEY.cls, KEY.json with a label or class field, or --labels MANIFEST)",
             Layout::Manifest => "the manifest's paths must name image files under --data",
             Layout::Flat | Layout::Splits => "image files go in class folders: ROOT/CLASS/* or ROOT/SPLIT/CLASS/*",
+            Layout::FileNames => "image file names must match --label-from-name, whose first group is the label",
+            Layout::HfParquet => "each row needs an image (a struct of bytes and path) and a label",
         };
         let detail = match problems.first() {
             Some(first) => format!(
@@ -211,7 +340,7 @@ fn assemble(collected: Collected, options: &ScanOptions) -> Result<ScanReport, D
             }
         }
     }
-    let classes = order_classes(kept.iter().map(|f| f.class.clone()).collect(), class_order);
+    let classes = order_classes(kept.iter().map(|f| f.class.clone()).collect(), &class_order);
     if classes.len() < 2 {
         let class = classes[0].clone();
         let hint = match layout {

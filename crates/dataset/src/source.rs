@@ -1,5 +1,5 @@
-//! Where an image's bytes live: a file, or a member of a tar shard read in place
-//! (no unpacking to disk).
+//! Where an image's bytes live: a file, a member of a tar shard or a cell of a
+//! Parquet image column, read in place (no unpacking to disk).
 
 use std::path::PathBuf;
 
@@ -11,6 +11,14 @@ pub enum ImageSource {
         shard: PathBuf,
         offset: u64,
         size: u64,
+    },
+    /// Row `row` of row group `row_group` in the image struct column `column` of
+    /// a Parquet file (Hugging Face `datasets`' `Image` feature).
+    ParquetImage {
+        file: PathBuf,
+        column: String,
+        row_group: usize,
+        row: usize,
     },
 }
 
@@ -33,6 +41,12 @@ impl ImageSource {
                 file.read_exact(&mut bytes)?;
                 Ok(bytes)
             }
+            ImageSource::ParquetImage {
+                file,
+                column,
+                row_group,
+                row,
+            } => crate::parquet_images::read_image(file, column, *row_group, *row),
         }
     }
 }

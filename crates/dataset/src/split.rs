@@ -1,27 +1,37 @@
 //! Deterministic train / val / test assignment by content hash, and the per-class
 //! holdout `head-train` carves from train: one keyed hash for both.
 //!
-//! Follows the seed experiment: toward train:val:test = 8:1:1, with val and test
-//! balanced per class. Each class contributes the same number of images to val
-//! and to test: `round(fraction × n_smallest)`, at least one while the smallest
-//! class has three images (one each for val, test and train), so val and test are
-//! never empty on small data and the larger classes' surplus goes to train. Within
-//! a class the images with the smallest hash units are taken, so the assignment
-//! depends only on the image bytes (their blake3 key) and labels, never on file
-//! names or order.
+//! Toward train:val:test = 8:1:1 at every class count, by one of two rules:
+//!
+//! * **Two classes** follow the seed experiment: val and test balanced per class.
+//!   Each class contributes the same number of images to val and to test:
+//!   `round(fraction × n_smallest)`, at least one while the smallest class has
+//!   three images (one each for val, test and train), so val and test are never
+//!   empty on small data and the larger class's surplus goes to train. A class of
+//!   fewer than three images leaves val and test empty (a binary evaluation
+//!   without one of its classes would measure nothing).
+//! * **Three or more classes** are stratified: each class gives val and test
+//!   `round(fraction × n_class)` images each, at least one while it has three
+//!   images; a class with fewer than three is train-only, and never takes the
+//!   other classes' val and test down with it.
+//!
+//! Within a class the images with the smallest hash units are taken, so the
+//! assignment depends only on the image bytes (their blake3 key) and labels, never
+//! on file names or order.
 //!
 //! Exact per-class balance and "adding images never moves an existing image"
 //! cannot both hold for a pure function of the current image set (adding one image
 //! of the smaller class would have to pull a train image of the larger class into
 //! val). So assignments can be extended: images already assigned keep their
 //! split, and new images fill val and test up to the targets of the grown
-//! dataset, equally per class, which keeps every split balanced.
+//! dataset (equally per class for two classes, per class otherwise).
 
 use std::collections::BTreeMap;
 
 use contract::Split;
 
-/// Fractions of the smallest class's images that go to val and to test, per class.
+/// Fractions of a class's images (of the smallest class's, for two classes) that
+/// go to val and to test.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SplitFractions {
     pub val: f64,
@@ -58,10 +68,21 @@ pub fn split_unit(key: &str) -> f64 {
     (key_rank(key) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Images per class that val and test each get, for a smallest class of
-/// `smallest` images: `(val, test)`.
+/// The fewest images a class needs to give val and test one each and keep one
+/// for train.
+pub const MIN_IMAGES_FOR_EVALUATION: usize = 3;
+
+/// Whether `num_classes` classes are split by the seed's balanced rule (two
+/// classes) rather than stratified.
+pub fn balanced_rule(num_classes: usize) -> bool {
+    num_classes <= 2
+}
+
+/// Images that val and test each get from a class, for a class of `smallest`
+/// images (two classes: the smallest class's size, the same for both):
+/// `(val, test)`.
 pub fn per_class_targets(smallest: usize, fractions: SplitFractions) -> (usize, usize) {
-    if smallest < 3 {
+    if smallest < MIN_IMAGES_FOR_EVALUATION {
         return (0, 0);
     }
     let target = |fraction: f64| {
@@ -79,7 +100,8 @@ pub fn per_class_targets(smallest: usize, fractions: SplitFractions) -> (usize, 
 
 /// Assigns every image in `items` (unique keys) a split. Keys found in `previous`
 /// keep their split; new ones top val and test up to the per-class targets of the
-/// whole set. `num_classes` counts every class of the dataset.
+/// whole set (see the module's rules). `num_classes` counts every class of the
+/// dataset.
 pub fn assign_splits(
     items: &[KeyedLabel],
     num_classes: usize,
@@ -113,25 +135,40 @@ pub fn assign_splits(
     for bucket in &mut fresh {
         bucket.sort_unstable();
     }
+    let balanced = balanced_rule(num_classes);
     let smallest = class_sizes.iter().copied().min().unwrap_or(0);
-    let (val_target, test_target) = per_class_targets(smallest, fractions);
+    let targets: Vec<(usize, usize)> = class_sizes
+        .iter()
+        .map(|&size| per_class_targets(if balanced { smallest } else { size }, fractions))
+        .collect();
     let mut taken = vec![0usize; num_classes];
-    for (split, target) in [(Split::Val, val_target), (Split::Test, test_target)] {
+    for split in [Split::Val, Split::Test] {
         let have = existing.get(&split);
-        let wanted = (0..num_classes)
-            .map(|c| target.saturating_sub(have.map_or(0, |h| h[c])))
-            .min()
-            .unwrap_or(0);
-        let available = (0..num_classes)
-            .map(|c| fresh[c].len() - taken[c])
-            .min()
-            .unwrap_or(0);
-        let add = wanted.min(available);
+        // Per class: how many new images the split still wants, capped by how
+        // many new images the class has left.
+        let add: Vec<usize> = (0..num_classes)
+            .map(|c| {
+                let target = if split == Split::Val {
+                    targets[c].0
+                } else {
+                    targets[c].1
+                };
+                let wanted = target.saturating_sub(have.map_or(0, |h| h[c]));
+                wanted.min(fresh[c].len() - taken[c])
+            })
+            .collect();
+        // Two classes: every class adds as many as the one that can add fewest,
+        // which keeps the split balanced.
+        let add: Vec<usize> = if balanced {
+            vec![add.iter().copied().min().unwrap_or(0); num_classes]
+        } else {
+            add
+        };
         for (class, bucket) in fresh.iter().enumerate() {
-            for (_, key) in &bucket[taken[class]..taken[class] + add] {
+            for (_, key) in &bucket[taken[class]..taken[class] + add[class]] {
                 assigned.insert((*key).to_string(), split);
             }
-            taken[class] += add;
+            taken[class] += add[class];
         }
     }
     for (class, bucket) in fresh.iter().enumerate() {

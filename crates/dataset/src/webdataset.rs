@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 use contract::Split;
 use rayon::prelude::*;
 
-use crate::collect::{list_some, ClassOrder, Collected, Found};
+use crate::collect::{splits_from_file_names, ClassOrder, Collected, Found};
 use crate::inspect::{inspect_bytes, Inspection};
 use crate::manifest::Manifest;
-use crate::names::{split_in_words, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
 use crate::source::ImageSource;
 use crate::walk::relative_path;
@@ -31,44 +30,6 @@ const MAX_LABEL_BYTES: u64 = 1 << 20;
 pub fn is_shard_name(name: &str) -> bool {
     let lower = name.to_lowercase();
     lower.ends_with(".tar") || lower.ends_with(".tar.gz") || lower.ends_with(".tgz")
-}
-
-/// `shards/train-{00000..00099}.tar` → every named shard, in order; each must exist.
-pub fn expand_pattern(pattern: &str) -> Result<(PathBuf, Vec<PathBuf>), DatasetError> {
-    let bad = |reason: String| DatasetError::Pattern {
-        pattern: pattern.to_string(),
-        reason,
-    };
-    let expanded = bracoxide::explode(pattern).map_err(|e| bad(e.to_string()))?;
-    if expanded.is_empty() {
-        return Err(bad("it names no shard".into()));
-    }
-    let prefix = &pattern[..pattern.find('{').unwrap_or(0)];
-    let root = if prefix.ends_with('/') {
-        PathBuf::from(prefix)
-    } else {
-        Path::new(prefix)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
-    };
-    let root = if root.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        root
-    };
-    let mut shards = Vec::with_capacity(expanded.len());
-    for name in expanded {
-        let path = PathBuf::from(&name);
-        if !path.is_file() {
-            return Err(DatasetError::NotFound {
-                path,
-                what: "a shard the pattern names",
-            });
-        }
-        shards.push(path);
-    }
-    Ok((root, shards))
 }
 
 /// (key, extension) of a member name, as webdataset splits it: `a/b.seg.png` →
@@ -277,21 +238,6 @@ fn read_shard(path: &Path, shown: &str, full_decode: bool) -> ShardRead {
     read
 }
 
-/// The split a shard's path names (`train-00000.tar`, `val/00001.tar`).
-fn split_of_shard(relative: &str) -> SplitName {
-    let mut found = SplitName::NotASplit;
-    let stem = relative.trim_end_matches(".tar");
-    for part in stem.split('/') {
-        match split_in_words(part) {
-            SplitName::NotASplit => {}
-            SplitName::Ambiguous => return SplitName::Ambiguous,
-            named if found == SplitName::NotASplit || found == named => found = named,
-            _ => return SplitName::Ambiguous,
-        }
-    }
-    found
-}
-
 /// The label a sample gives itself, or why it has none.
 fn own_label(sample: &Sample) -> Result<String, String> {
     let cls = sample.cls.as_ref().map(|(name, text)| {
@@ -345,35 +291,10 @@ pub fn collect(
     });
     let manifest_splits = manifest.is_some_and(|m| m.has_split_column);
 
-    let shard_splits: Vec<SplitName> = shown.iter().map(|s| split_of_shard(s)).collect();
-    let splits_from = if manifest_splits {
-        SplitsFrom::ManifestColumn
+    let (splits_from, shard_splits) = if manifest_splits {
+        (SplitsFrom::ManifestColumn, vec![None; shards.len()])
     } else {
-        if let Some(i) = shard_splits.iter().position(|s| *s == SplitName::Ambiguous) {
-            return Err(DatasetError::AmbiguousSplitName {
-                path: root.to_path_buf(),
-                name: shown[i].clone(),
-            });
-        }
-        let named: Vec<String> = (0..shards.len())
-            .filter(|&i| matches!(shard_splits[i], SplitName::Split(_)))
-            .map(|i| shown[i].clone())
-            .collect();
-        let unnamed: Vec<String> = (0..shards.len())
-            .filter(|&i| shard_splits[i] == SplitName::NotASplit)
-            .map(|i| shown[i].clone())
-            .collect();
-        match (named.is_empty(), unnamed.is_empty()) {
-            (false, false) => {
-                return Err(DatasetError::MixedShardSplits {
-                    path: root.to_path_buf(),
-                    named: list_some(&named, 3),
-                    unnamed: list_some(&unnamed, 3),
-                })
-            }
-            (false, true) => SplitsFrom::ShardNames,
-            _ => SplitsFrom::Hash,
-        }
+        splits_from_file_names(root, &shown)?
     };
 
     let mut found = Vec::new();
@@ -438,10 +359,7 @@ pub fn collect(
             };
             let split = match splits_from {
                 SplitsFrom::ManifestColumn => manifest_split,
-                SplitsFrom::ShardNames => match shard_splits[shard_index] {
-                    SplitName::Split(split) => Some(split),
-                    _ => None,
-                },
+                SplitsFrom::ShardNames => shard_splits[shard_index],
                 _ => None,
             };
             found.push(Found {
@@ -504,19 +422,5 @@ mod tests {
         );
         assert_eq!(key_and_extension("README"), None);
         assert_eq!(key_and_extension("dir.x/.hidden"), None);
-    }
-
-    #[test]
-    fn shard_splits() {
-        assert_eq!(
-            split_of_shard("train-00000.tar"),
-            SplitName::Split(Split::Train)
-        );
-        assert_eq!(
-            split_of_shard("val/00001.tar"),
-            SplitName::Split(Split::Val)
-        );
-        assert_eq!(split_of_shard("shard-00001.tar"), SplitName::NotASplit);
-        assert_eq!(split_of_shard("test/train-0.tar"), SplitName::Ambiguous);
     }
 }

@@ -182,12 +182,12 @@ fn a_manifest_that_names_no_existing_file_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     write_jpeg(&dir.path().join("photos/a.jpg"), 1);
     let manifest = dir.path().join("labels.csv");
-    std::fs::write(&manifest, "filename,class\na.jpg,cat\nb.jpg,dog\n").unwrap();
+    std::fs::write(&manifest, "filename,class\nb.jpg,cat\nc.jpg,dog\n").unwrap();
     let error = scan_with(dir.path(), &manifest).unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("labels.csv: none of its 2 paths exists under")
-            && message.contains("\"a.jpg\"")
+            && message.contains("\"b.jpg\"")
             && message.contains("relative to --data"),
         "{message}"
     );
@@ -199,18 +199,217 @@ fn manifest_columns_are_checked_by_name() {
     let dir = tempfile::tempdir().unwrap();
     write_jpeg(&dir.path().join("a.jpg"), 1);
     let manifest = dir.path().join("labels.csv");
-    std::fs::write(&manifest, "image,target\na.jpg,cat\n").unwrap();
+    std::fs::write(&manifest, "picture,target\na.jpg,cat\n").unwrap();
     let message = scan_with(dir.path(), &manifest).unwrap_err().to_string();
     assert!(
-        message.contains("no path column (expected one of path, file_name, filename); its columns are image, target"),
+        message.contains("no path column (expected one of path, file_name, filename, file, image, image_id, id, img, filepath); its columns are picture, target: name it with --path-column NAME"),
         "{message}"
     );
     std::fs::write(&manifest, "path,label,class\na.jpg,cat,cat\n").unwrap();
     let message = scan_with(dir.path(), &manifest).unwrap_err().to_string();
     assert!(
-        message.contains("several label columns (label, class)"),
+        message.contains(
+            "2 columns could hold the label: label, class; say which with --label-column NAME"
+        ),
         "{message}"
     );
     let missing = scan_with(dir.path(), &dir.path().join("nope.csv")).unwrap_err();
     assert!(missing.is_usage(), "{missing}");
+}
+
+fn scan_columns(
+    root: &Path,
+    manifest: &Path,
+    columns: dataset::ColumnNames,
+) -> Result<ScanReport, dataset::DatasetError> {
+    scan(
+        root,
+        &ScanOptions {
+            labels: Some(manifest.to_path_buf()),
+            columns,
+            ..Default::default()
+        },
+    )
+}
+
+/// The most common competition layout: `train/<id>.jpg` and `labels.csv` with
+/// `id,breed`, the ids without their extension.
+#[test]
+fn a_competition_layout_with_ids_without_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let breeds = ["beagle", "boxer", "pug"];
+    let mut csv = String::from("id,breed\n");
+    for i in 0..24u32 {
+        let id = format!("{:08x}", i * 7919 + 11);
+        write_jpeg(&root.join(format!("train/{id}.jpg")), i);
+        csv.push_str(&format!("{id},{}\n", breeds[i as usize % 3]));
+    }
+    // An id given with another extension than its file's.
+    write_jpeg(&root.join("train/otherext.jpg"), 100);
+    csv.push_str("otherext.png,pug\n");
+    // One id matching two images, in two folders.
+    write_jpeg(&root.join("train/twice.jpg"), 101);
+    write_jpeg(&root.join("extra/twice.jpg"), 102);
+    csv.push_str("twice,boxer\n");
+    // 30 rows for images that are not there (a partial download).
+    for i in 0..30 {
+        csv.push_str(&format!("gone{i:02},beagle\n"));
+    }
+    let manifest = root.join("labels.csv");
+    std::fs::write(&manifest, &csv).unwrap();
+    let report = scan_with(root, &manifest).unwrap();
+
+    assert_eq!(report.layout, Layout::Manifest);
+    assert_eq!(report.splits_from, SplitsFrom::Hash);
+    assert_eq!(report.classes, breeds);
+    assert_eq!(report.images.len(), 25);
+    assert_eq!(report.class_sizes(), [8, 8, 9]);
+    let first = &report
+        .images
+        .iter()
+        .find(|i| i.path == format!("train/{:08x}.jpg", 11))
+        .expect("train/0000000b.jpg");
+    assert_eq!(first.class, "beagle");
+    assert!(report
+        .images
+        .iter()
+        .any(|i| i.path == "train/otherext.jpg" && i.class == "pug"));
+    // Three classes: stratified, each in val and test.
+    let counts = report.counts();
+    for split in [Split::Val, Split::Test] {
+        assert!(
+            counts[&split].iter().all(|&n| n >= 1),
+            "{split}: {counts:?}"
+        );
+    }
+    // Every missing row is a problem with its line; the notes count them once.
+    assert_eq!(report.problems.len(), 31, "{:?}", report.problems);
+    let gone = reason_of(&report, "gone07");
+    assert!(
+        gone.contains("labels.csv line 35: no such file under")
+            && gone.contains("nor an image whose name without extension is \"gone07\""),
+        "{gone}"
+    );
+    let twice = reason_of(&report, "twice");
+    assert!(
+        twice.contains("labels.csv line 27: \"twice\" could be any of 2 images: extra/twice.jpg, train/twice.jpg; write the path with its extension"),
+        "{twice}"
+    );
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains("labels from") && notes.contains("(columns: id the image, breed the label)"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("25 row(s) name an image by its name without extension (or with another)"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("30 row(s) name a file that is not under")
+            && notes.contains("(the first: labels.csv line 28: \"gone00\""),
+        "{notes}"
+    );
+    // The terminal gets 20 problems and a count, not every line.
+    let text = report.render();
+    assert!(text.contains("problems    31 left out:"), "{text}");
+    assert!(
+        text.contains(
+            "  ... and 11 more: every one is in `extract scan --json` and in extract's rejects.csv"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("no such file under").count(), 20, "{text}");
+    assert_eq!(report.to_json()["problems"].as_array().unwrap().len(), 31);
+}
+
+#[test]
+fn two_plausible_columns_are_a_question() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jpeg(&dir.path().join("a.jpg"), 1);
+    write_jpeg(&dir.path().join("b.jpg"), 2);
+    let manifest = dir.path().join("labels.csv");
+    std::fs::write(&manifest, "id,image,breed\n1,a.jpg,pug\n2,b.jpg,boxer\n").unwrap();
+    let error = scan_with(dir.path(), &manifest).unwrap_err().to_string();
+    assert!(
+        error.contains("labels.csv: 2 columns could hold the path: id, image; say which with --path-column NAME"),
+        "{error}"
+    );
+    let report = scan_columns(
+        dir.path(),
+        &manifest,
+        dataset::ColumnNames {
+            path: Some("image".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.classes, ["boxer", "pug"]);
+    // `labels` holding several labels per row is not a label column.
+    std::fs::write(&manifest, "path,labels\na.jpg,cat dog\nb.jpg,dog\n").unwrap();
+    let error = scan_with(dir.path(), &manifest).unwrap_err().to_string();
+    assert!(
+        error.contains("its \"labels\" column holds several labels on a row (line 2: \"cat dog\")")
+            && error.contains("--label-column"),
+        "{error}"
+    );
+    std::fs::write(&manifest, "path,labels\na.jpg,cat\nb.jpg,dog\n").unwrap();
+    assert_eq!(
+        scan_with(dir.path(), &manifest).unwrap().classes,
+        ["cat", "dog"]
+    );
+}
+
+#[test]
+fn a_parquet_manifest_with_its_own_column_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("picture,kind,subset\n");
+    for i in 0..12u32 {
+        write_jpeg(&dir.path().join(format!("pics/{i}.jpg")), i);
+        let subset = ["train", "train", "val", "test"][i as usize % 4];
+        csv.push_str(&format!(
+            "pics/{i}.jpg,{},{subset}\n",
+            ["cat", "dog"][i as usize % 2]
+        ));
+    }
+    let source = dir.path().join("source.csv");
+    std::fs::write(&source, &csv).unwrap();
+    let manifest = dir.path().join("meta/table.parquet");
+    std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+    if parquet_of(&source, &manifest, &[]).is_none() {
+        return;
+    }
+    std::fs::remove_file(&source).unwrap();
+    let error = scan_with(dir.path(), &manifest).unwrap_err().to_string();
+    assert!(
+        error.contains("table.parquet: no path column")
+            && error
+                .contains("its columns are picture, kind, subset: name it with --path-column NAME"),
+        "{error}"
+    );
+    let columns = dataset::ColumnNames {
+        path: Some("picture".into()),
+        label: Some("kind".into()),
+        split: Some("subset".into()),
+    };
+    let report = scan_columns(dir.path(), &manifest, columns.clone()).unwrap();
+    assert_eq!(report.splits_from, SplitsFrom::ManifestColumn);
+    assert_eq!(report.classes, ["cat", "dog"]);
+    let counts = report.counts();
+    assert_eq!(counts[&Split::Train], [3, 3]);
+    assert_eq!(counts[&Split::Val], [3, 0]);
+    assert_eq!(counts[&Split::Test], [0, 3]);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // A stated column that is not there names the flag.
+    let wrong = dataset::ColumnNames {
+        label: Some("breed".into()),
+        ..columns
+    };
+    let error = scan_columns(dir.path(), &manifest, wrong)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("no column named \"breed\" (--label-column breed); its columns are picture, kind, subset"),
+        "{error}"
+    );
 }

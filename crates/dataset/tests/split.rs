@@ -1,4 +1,5 @@
-//! The content-hash split: proportions, exact balance, and stability.
+//! The content-hash split: proportions, exact balance for two classes,
+//! stratification for more, and stability.
 
 use std::collections::BTreeMap;
 
@@ -60,10 +61,25 @@ fn ten_thousand_keys_land_on_8_1_1_with_balanced_val_and_test() {
 }
 
 #[test]
-fn more_than_two_classes_are_balanced_too() {
+fn more_than_two_classes_are_stratified_toward_8_1_1() {
     let items = synthetic(0, 9_000, 3);
     let assigned = assign_splits(&items, 3, SplitFractions::default(), &BTreeMap::new());
-    assert_on_target(&tally(&assigned, &items, 3), 9_000);
+    let counts = tally(&assigned, &items, 3);
+    for split in [Split::Train, Split::Val, Split::Test] {
+        let target = if split == Split::Train { 0.8 } else { 0.1 };
+        let share = counts[&split].iter().sum::<usize>() as f64 / 9_000.0;
+        assert!((share - target).abs() <= 0.015, "{split}: {share:.4}");
+    }
+    for class in 0..3 {
+        let size: usize = counts.values().map(|c| c[class]).sum();
+        let tenth = (size as f64 * 0.1).round() as usize;
+        assert_eq!(counts[&Split::Val][class], tenth, "class {class} of {size}");
+        assert_eq!(
+            counts[&Split::Test][class],
+            tenth,
+            "class {class} of {size}"
+        );
+    }
 }
 
 #[test]
@@ -161,7 +177,6 @@ fn small_and_imbalanced_datasets_get_non_empty_balanced_val_and_test() {
         (vec![20, 20], 2),
         (vec![200, 200], 20),
         (vec![900, 100], 10),
-        (vec![3, 40, 7], 1),
     ] {
         let items = classes_of(&per_class);
         let reference = assign_splits(
@@ -234,4 +249,75 @@ fn holdout_depends_on_content_not_row_order() {
     let mut mapped: Vec<usize> = held_reversed.iter().map(|&r| 49 - r).collect();
     mapped.sort_unstable();
     assert_eq!(mapped, holdout);
+}
+
+#[test]
+fn a_few_classes_of_different_sizes_each_give_a_tenth() {
+    let per_class = [3, 40, 7, 2, 1, 250];
+    let items = classes_of(&per_class);
+    let assigned = assign_splits(&items, 6, SplitFractions::default(), &BTreeMap::new());
+    let counts = tally(&assigned, &items, 6);
+    // 3 → 1/1/1, 40 → 4/4/32, 7 → 1/1/5, 2 and 1 train-only, 250 → 25/25/200.
+    assert_eq!(counts[&Split::Val], [1, 4, 1, 0, 0, 25]);
+    assert_eq!(counts[&Split::Test], [1, 4, 1, 0, 0, 25]);
+    assert_eq!(counts[&Split::Train], [1, 32, 5, 2, 1, 200]);
+}
+
+/// 120 classes of 2..=17 images each, as a small dog-breed set has them.
+fn breeds() -> Vec<usize> {
+    (0..120).map(|c| 2 + (c * 7) % 16).collect()
+}
+
+#[test]
+fn a_hundred_and_twenty_small_classes_never_empty_val_or_test() {
+    let per_class = breeds();
+    assert_eq!(per_class.iter().min(), Some(&2));
+    assert_eq!(per_class.iter().max(), Some(&17));
+    let items = classes_of(&per_class);
+    let assigned = assign_splits(&items, 120, SplitFractions::default(), &BTreeMap::new());
+    let counts = tally(&assigned, &items, 120);
+    for (class, &n) in per_class.iter().enumerate() {
+        let (val, test) = (counts[&Split::Val][class], counts[&Split::Test][class]);
+        if n < 3 {
+            assert_eq!((val, test), (0, 0), "class {class} of {n} is train-only");
+        } else {
+            let expected = ((n as f64 * 0.1).round() as usize).max(1);
+            assert_eq!((val, test), (expected, expected), "class {class} of {n}");
+            assert!(counts[&Split::Train][class] >= 1);
+        }
+    }
+    // Any order of the same images: the same assignment.
+    let mut shuffled = items.clone();
+    shuffled.reverse();
+    shuffled.rotate_left(401);
+    assert_eq!(
+        assign_splits(&shuffled, 120, SplitFractions::default(), &BTreeMap::new()),
+        assigned
+    );
+}
+
+#[test]
+fn many_classes_grow_without_moving_an_image() {
+    let before_sizes = breeds();
+    let first = classes_of(&before_sizes);
+    let before = assign_splits(&first, 120, SplitFractions::default(), &BTreeMap::new());
+    // Every class doubles.
+    let grown: Vec<usize> = before_sizes.iter().map(|n| 2 * n).collect();
+    let all = classes_of(&grown);
+    let after = assign_splits(&all, 120, SplitFractions::default(), &before);
+    for (key, split) in &before {
+        assert_eq!(after[key], *split, "existing image {key} moved");
+    }
+    let counts = tally(&after, &all, 120);
+    for (class, &n) in grown.iter().enumerate() {
+        let expected = ((n as f64 * 0.1).round() as usize).max(1);
+        // A class that held only train images before keeps its old images in
+        // train; its new ones fill val and test.
+        assert_eq!(counts[&Split::Val][class], expected, "class {class} of {n}");
+        assert_eq!(
+            counts[&Split::Test][class],
+            expected,
+            "class {class} of {n}"
+        );
+    }
 }

@@ -630,3 +630,97 @@ fn dataset_errors_are_one_line_with_the_fix_and_the_right_exit_code() {
         "{stderr}"
     );
 }
+
+/// Writes `source`'s SPLIT/CLASS folders as Hugging Face Parquet under `out` with
+/// the `datasets` library, as the hub serves them (bytes embedded, ClassLabel
+/// names, `data/SPLIT-0000K-of-0000N.parquet`); `None` when Python is missing.
+fn write_hf_parquet(source: &Path, out: &Path) -> Option<()> {
+    let python = testkit::python()?;
+    let script = testkit::workspace_root().join("crates/dataset/tests/python/write_hf_parquet.py");
+    testkit::run_python(
+        &python,
+        &script,
+        &[
+            source.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--shards",
+            "2",
+            "--row-group-rows",
+            "8",
+        ],
+    );
+    Some(())
+}
+
+#[test]
+fn hugging_face_parquet_gives_the_features_of_the_same_loose_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let loose = dir.path().join("loose");
+    if sample(&loose.join("train")).is_none() {
+        return;
+    }
+    // A test split too: the first 4 photos of each class move there.
+    for class in ["ants", "bees"] {
+        let mut names: Vec<_> = std::fs::read_dir(loose.join("train").join(class))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        std::fs::create_dir_all(loose.join("test").join(class)).unwrap();
+        for path in &names[..4] {
+            std::fs::rename(
+                path,
+                loose
+                    .join("test")
+                    .join(class)
+                    .join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    let hub = dir.path().join("hub");
+    if write_hf_parquet(&loose, &hub).is_none() {
+        return;
+    }
+    let model = Model {
+        variant: "lite0",
+        weights: "random:0".into(),
+    };
+    let from_files = dir.path().join("from-files");
+    let from_parquet = dir.path().join("from-parquet");
+    run_extract(&model, &loose, &from_files);
+    let record = run_extract(&model, &hub, &from_parquet);
+    assert_eq!(record["dataset_scan"]["layout"], "hf_parquet");
+    assert_eq!(record["dataset_scan"]["splits_from"], "shard_names");
+    assert_eq!(record["variants"][0]["computed"], 48);
+    let files = content(&model.output(&from_files));
+    let parquet = content(&model.output(&from_parquet));
+    assert_eq!(files.len(), 48);
+    assert_eq!(parquet.len(), 48);
+    let mut test_rows = 0;
+    for (key, (path, label, split, bits)) in &parquet {
+        let (file_path, file_label, file_split, file_bits) = files
+            .get(key)
+            .unwrap_or_else(|| panic!("{path}: key {key} is not among the loose files' rows"));
+        assert_eq!(
+            (label, split),
+            (file_label, file_split),
+            "{path} vs {file_path}"
+        );
+        assert!(
+            bits == file_bits,
+            "{path}: features differ from {file_path}'s"
+        );
+        assert!(
+            path.starts_with("data/") && path.contains(".parquet/"),
+            "{path}"
+        );
+        test_rows += usize::from(split == "test");
+    }
+    assert_eq!(test_rows, 8);
+    // The cache is by content: the Parquet images cost no forward pass where the
+    // loose files were extracted.
+    let again = run_extract(&model, &hub, &from_files);
+    assert_eq!(again["variants"][0]["computed"], 0);
+    assert_eq!(again["variants"][0]["cached_hits"], 48);
+}

@@ -288,13 +288,19 @@ fn many_backbones_share_one_decode() {
     let mut backbones = vec![
         PixelStats::boxed("small", 16, &counter),
         PixelStats::boxed("large", 40, &counter),
+        // Shares small's recipe: one resize feeds both, each row to its own image.
+        PixelStats::boxed("small_again", 16, &counter),
     ];
     let record = extract(&report, &mut backbones, &options(out.path())).unwrap();
     assert_eq!(
         record.decoded, 20,
-        "each image is decoded once for both backbones"
+        "each image is decoded once for all backbones"
     );
-    assert_eq!(counter.load(Ordering::SeqCst), 40);
+    assert_eq!(counter.load(Ordering::SeqCst), 60);
+    assert_eq!(
+        features_by_key(&out.path().join("small.parquet")),
+        features_by_key(&out.path().join("small_again.parquet"))
+    );
     assert!(out.path().join("small.parquet").exists() && out.path().join("large.parquet").exists());
     assert_eq!(
         FeatureDataset::open(out.path().join("large.parquet"))

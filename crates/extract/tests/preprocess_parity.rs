@@ -1,76 +1,188 @@
-//! Our decode + resize + crop against PIL + torchvision on every hymenoptera photo.
+//! Our decode + resize + crop (or pad) against PIL + torchvision, and against
+//! timm's own evaluation transform for every crop_mode, on every hymenoptera
+//! photo and on every awkward image kind of `tests/python/odd_images.py`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use backbone::recipe::{timm_recipe, torchvision_recipe};
 use contract::{Interpolation, Preprocessing, ResizeMode};
 use dataset::{scan, ScanOptions};
 use extract::preprocess::{decode_rgb, resize_for_input, DecodeLimits};
+use serde_json::{json, Value};
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-fn compare_with_pil(recipe: &Preprocessing) -> serde_json::Value {
-    let python = testkit::python().expect("checked by caller");
-    let root = testkit::shared_dataset("hymenoptera").expect("checked by caller");
-    let report = scan(&root, &ScanOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let listing = dir.path().join("paths.txt");
-    let ours = dir.path().join("ours.bin");
-    let mut paths = std::fs::File::create(&listing).unwrap();
-    let mut crops = std::fs::File::create(&ours).unwrap();
-    let mut resizer = fast_image_resize::Resizer::new();
-    for image in &report.images {
-        let bytes = std::fs::read(root.join(&image.path)).unwrap();
-        let rgb = decode_rgb(&bytes, DecodeLimits::default()).unwrap();
-        let crop = resize_for_input(&rgb, recipe, &mut resizer).unwrap();
-        assert_eq!(
-            crop.len(),
-            (recipe.input_size * recipe.input_size * 3) as usize
-        );
-        crops.write_all(&crop).unwrap();
-        writeln!(paths, "{}", image.path).unwrap();
+/// One recipe and the transform it must reproduce.
+struct Case {
+    name: String,
+    recipe: Preprocessing,
+    reference: Value,
+}
+
+/// A recipe checked against torchvision's Resize + CenterCrop (or Resize to a
+/// square for stretch), built from the recipe's own numbers.
+fn torchvision_case(recipe: Preprocessing) -> Case {
+    Case {
+        name: format!("{recipe:?}"),
+        reference: json!({ "torchvision": recipe }),
+        recipe,
     }
-    drop((paths, crops));
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python/reference_preprocess.py");
-    let recipe_json = serde_json::to_string(recipe).unwrap();
-    let args = [
-        root.to_str().unwrap(),
-        listing.to_str().unwrap(),
-        recipe_json.as_str(),
-        ours.to_str().unwrap(),
-    ];
-    let stats: serde_json::Value =
-        serde_json::from_str(&testkit::run_python(&python, &script, &args)).unwrap();
-    eprintln!("{recipe:?}\n  -> {stats}");
-    assert_eq!(stats["images"], report.images.len());
+}
+
+/// timm's `transforms_imagenet_eval` for these cfg values, and our recipe from
+/// the same values through `Preprocessing::from_timm`.
+fn timm_case(size: (u32, u32), crop_pct: f64, crop_mode: &str, interpolation: &str) -> Case {
+    let recipe = Preprocessing::from_timm(
+        size,
+        crop_pct,
+        crop_mode,
+        interpolation,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+    )
+    .unwrap();
+    Case {
+        name: format!(
+            "timm {crop_mode} {}x{} crop_pct {crop_pct} {interpolation}",
+            size.0, size.1
+        ),
+        reference: json!({ "timm": {
+            "img_size": [size.0, size.1],
+            "crop_pct": crop_pct,
+            "crop_mode": crop_mode,
+            "interpolation": interpolation,
+        }}),
+        recipe,
+    }
+}
+
+/// A folder of images and their paths in it.
+struct Images {
+    label: &'static str,
+    root: PathBuf,
+    paths: Vec<String>,
+}
+
+fn hymenoptera() -> Option<Images> {
+    let root = testkit::shared_dataset("hymenoptera")?;
+    let report = scan(&root, &ScanOptions::default()).unwrap();
+    let paths = report.images.iter().map(|i| i.path.to_string()).collect();
+    Some(Images {
+        label: "hymenoptera",
+        root,
+        paths,
+    })
+}
+
+/// Grayscale, palette, alpha, CMYK, 16-bit, EXIF-rotated, GIF, ... (64×48 and
+/// 48×64), written by PIL into `dir`.
+fn odd_images(python: &Path, dir: &Path) -> Images {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/odd_images.py");
+    let manifest: Value = serde_json::from_str(&testkit::run_python(
+        python,
+        &script,
+        &[dir.to_str().unwrap()],
+    ))
+    .unwrap();
+    let paths: Vec<String> = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(paths.len() >= 12);
+    Images {
+        label: "odd images",
+        root: dir.to_path_buf(),
+        paths,
+    }
+}
+
+/// Decodes each image once, resizes it for every case, and has the reference
+/// script compare; returns its statistics per case.
+fn compare(python: &Path, images: &Images, cases: &[Case]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs: Vec<_> = (0..cases.len())
+        .map(|c| {
+            let path = dir.path().join(format!("ours-{c}.bin"));
+            (std::fs::File::create(&path).unwrap(), path)
+        })
+        .collect();
+    let mut resizer = fast_image_resize::Resizer::new();
+    for path in &images.paths {
+        let bytes = std::fs::read(images.root.join(path)).unwrap();
+        let rgb = decode_rgb(&bytes, DecodeLimits::default()).unwrap();
+        for (case, (file, _)) in cases.iter().zip(&mut outputs) {
+            let input = resize_for_input(&rgb, &case.recipe, &mut resizer)
+                .unwrap_or_else(|e| panic!("{path}, {}: {e}", case.name));
+            assert_eq!(input.len(), case.recipe.input_bytes(), "{}", case.name);
+            file.write_all(&input).unwrap();
+        }
+    }
+    let job = json!({
+        "root": images.root,
+        "paths": images.paths,
+        "cases": cases.iter().zip(&outputs).map(|(case, (_, path))| json!({
+            "name": case.name,
+            "height": case.recipe.input_height(),
+            "width": case.recipe.input_width(),
+            "ours": path,
+            "reference": case.reference,
+        })).collect::<Vec<_>>(),
+    });
+    drop(outputs);
+    let job_path = dir.path().join("job.json");
+    std::fs::write(&job_path, job.to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/reference_preprocess.py");
+    let stats: Vec<Value> = serde_json::from_str(&testkit::run_python(
+        python,
+        &script,
+        &[job_path.to_str().unwrap()],
+    ))
+    .unwrap();
+    assert_eq!(stats.len(), cases.len());
+    for stat in &stats {
+        eprintln!("{}: {stat}", images.label);
+        assert_eq!(stat["images"], images.paths.len());
+    }
     stats
 }
 
 /// The JPEG decoders differ by up to 3 levels (libjpeg-turbo vs zune-jpeg IDCT)
 /// and the two-pass resamplers round their intermediate rows differently, so
 /// bytes are not identical; the differences must stay rounding-sized.
-fn assert_close_to_pil(stats: &serde_json::Value) {
-    assert!(
-        stats["mean_abs"].as_f64().unwrap() < 0.3,
-        "mean difference too large: {stats}"
-    );
-    assert!(
-        stats["fraction_over_2"].as_f64().unwrap() < 0.002,
-        "too many pixels off by more than 2: {stats}"
-    );
+fn assert_close(images: &Images, stats: &[Value]) {
+    for stat in stats {
+        assert!(
+            stat["mean_abs"].as_f64().unwrap() < 0.3,
+            "{}: mean difference too large: {stat}",
+            images.label
+        );
+        assert!(
+            stat["fraction_over_2"].as_f64().unwrap() < 0.002,
+            "{}: too many pixels off by more than 2: {stat}",
+            images.label
+        );
+    }
 }
 
-fn resources_present() -> bool {
-    testkit::python().is_some() && testkit::shared_dataset("hymenoptera").is_some()
+/// Every case on hymenoptera (skipped visibly when absent) and on the odd images.
+fn check(cases: &[Case]) {
+    let Some(python) = testkit::python() else {
+        return;
+    };
+    let odd_dir = tempfile::tempdir().unwrap();
+    let mut sets = vec![odd_images(&python, odd_dir.path())];
+    sets.extend(hymenoptera());
+    for images in &sets {
+        assert_close(images, &compare(&python, images, cases));
+    }
 }
 
 #[test]
 fn timm_bicubic_crop_matches_pil() {
-    if !resources_present() {
-        return;
-    }
     let recipe = timm_recipe(
         224,
         0.875,
@@ -79,14 +191,14 @@ fn timm_bicubic_crop_matches_pil() {
         IMAGENET_STD,
     )
     .unwrap();
-    assert_close_to_pil(&compare_with_pil(&recipe));
+    check(&[
+        torchvision_case(recipe),
+        timm_case((224, 224), 0.875, "center", "bicubic"),
+    ]);
 }
 
 #[test]
 fn torchvision_bilinear_crop_at_an_odd_size_matches_pil() {
-    if !resources_present() {
-        return;
-    }
     let recipe = torchvision_recipe(
         255,
         241,
@@ -95,25 +207,58 @@ fn torchvision_bilinear_crop_at_an_odd_size_matches_pil() {
         IMAGENET_STD,
     )
     .unwrap();
-    assert_close_to_pil(&compare_with_pil(&recipe));
+    check(&[torchvision_case(recipe)]);
 }
 
 #[test]
 fn keras_style_stretch_matches_pil() {
-    if !resources_present() {
-        return;
+    let cases: Vec<Case> = [Interpolation::Bilinear, Interpolation::Bicubic]
+        .into_iter()
+        .map(|interpolation| {
+            torchvision_case(Preprocessing {
+                input_size: 260,
+                input_width: None,
+                resize_mode: ResizeMode::Stretch,
+                resize_size: 260,
+                resize_width: None,
+                crop_fraction: 1.0,
+                interpolation,
+                antialias: true,
+                mean: IMAGENET_MEAN,
+                std: IMAGENET_STD,
+            })
+        })
+        .collect();
+    check(&cases);
+}
+
+#[test]
+fn timm_center_at_non_square_sizes_matches_timm() {
+    let mut cases = Vec::new();
+    for size in [(256, 320), (320, 256)] {
+        for crop_pct in [0.9, 1.0] {
+            cases.push(timm_case(size, crop_pct, "center", "bicubic"));
+        }
     }
-    for interpolation in [Interpolation::Bilinear, Interpolation::Bicubic] {
-        let recipe = Preprocessing {
-            input_size: 260,
-            resize_mode: ResizeMode::Stretch,
-            resize_size: 260,
-            crop_fraction: 1.0,
-            interpolation,
-            antialias: true,
-            mean: IMAGENET_MEAN,
-            std: IMAGENET_STD,
-        };
-        assert_close_to_pil(&compare_with_pil(&recipe));
-    }
+    cases.push(timm_case((240, 180), 0.95, "center", "bilinear"));
+    check(&cases);
+}
+
+#[test]
+fn timm_squash_matches_timm() {
+    check(&[
+        timm_case((224, 224), 0.875, "squash", "bicubic"),
+        timm_case((256, 320), 0.9, "squash", "bicubic"),
+        timm_case((320, 256), 1.0, "squash", "bilinear"),
+    ]);
+}
+
+#[test]
+fn timm_border_matches_timm() {
+    check(&[
+        timm_case((224, 224), 1.0, "border", "bicubic"),
+        timm_case((224, 224), 0.875, "border", "bicubic"),
+        timm_case((256, 320), 0.9, "border", "bicubic"),
+        timm_case((320, 256), 1.0, "border", "bilinear"),
+    ]);
 }

@@ -101,8 +101,10 @@ impl SplitMix {
 fn write_features(dir: &Path, variant: &Variant, seed: u64) -> usize {
     let preprocessing = Preprocessing {
         input_size: variant.input_size,
+        input_width: None,
         resize_mode: ResizeMode::Crop,
         resize_size: variant.resize_size,
+        resize_width: None,
         crop_fraction: variant.input_size as f64 / variant.resize_size as f64,
         interpolation: Interpolation::Bicubic,
         antialias: true,

@@ -7,8 +7,10 @@ use contract::{
 pub fn preprocessing() -> Preprocessing {
     Preprocessing {
         input_size: 224,
+        input_width: None,
         resize_mode: ResizeMode::Crop,
         resize_size: 256,
+        resize_width: None,
         crop_fraction: 0.875,
         interpolation: Interpolation::Bicubic,
         antialias: true,

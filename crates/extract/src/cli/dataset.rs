@@ -1,7 +1,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use dataset::{scan, LayoutChoice, ScanOptions, ScanReport};
+use dataset::file_names::Regex;
+use dataset::{scan, ColumnNames, LayoutChoice, ScanOptions, ScanReport};
 
 /// `--layout` values.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -17,11 +18,33 @@ enum LayoutArg {
 /// How to read a dataset: the flags `extract` and `extract scan` share.
 #[derive(clap::Args, Debug)]
 pub struct DatasetArgs {
-    /// Labels (and optionally splits) from a CSV or Parquet file: a path column (`path`,
-    /// `file_name` or `filename`; relative to the dataset, or the sample key for tar shards),
-    /// a label column (`label` or `class`; names or integers) and an optional `split` column.
+    /// Labels (and optionally splits) from a CSV or Parquet file: a path column (relative to
+    /// the dataset; an id without extension names the one image with that stem in any
+    /// subfolder; the sample key for tar shards), a label column (names or integers) and an
+    /// optional split column. Columns go by their usual names (path, file_name, filename, file,
+    /// image, image_id, id, img, filepath; label, class, category, target, breed, species,
+    /// labels; split) or --path-column, --label-column, --split-column.
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
+    /// The column that names each image in a --labels manifest, or holds it (a struct of bytes
+    /// and path) in Hugging Face Parquet files. Default: the one column with a usual name
+    /// (several stop the scan with a question).
+    #[arg(long, value_name = "NAME")]
+    path_column: Option<String>,
+    /// The label column of a --labels manifest or of Hugging Face Parquet files. Default: the
+    /// one column with a usual name (or, in Parquet, a ClassLabel column).
+    #[arg(long, value_name = "NAME")]
+    label_column: Option<String>,
+    /// The split column (train, val, test) of a --labels manifest or of Parquet files.
+    /// Default: a column named split; without one, splits come from folders or file names,
+    /// else the content hash.
+    #[arg(long, value_name = "NAME")]
+    split_column: Option<String>,
+    /// Labels from the file names: the first capture group of REGEX, searched in each file's
+    /// name (`'^(cat|dog)\.\d+\.jpg$'` for train/cat.0.jpg). Images it does not match are
+    /// left out and counted.
+    #[arg(long, value_name = "REGEX", value_parser = dataset::file_names::parse_pattern)]
+    label_from_name: Option<Regex>,
     /// How to read an image folder's top level: auto (from the folder names; ambiguous names
     /// stop the scan), flat (the folders are classes) or splits (train/val/test folders).
     #[arg(long, value_enum, default_value = "auto")]
@@ -48,6 +71,12 @@ impl DatasetArgs {
                 LayoutArg::Splits => LayoutChoice::Splits,
             },
             labels: self.labels.clone(),
+            columns: ColumnNames {
+                path: self.path_column.clone(),
+                label: self.label_column.clone(),
+                split: self.split_column.clone(),
+            },
+            label_from_name: self.label_from_name.clone(),
             ..Default::default()
         };
         if let Some(path) = self.splits.as_ref().filter(|p| p.exists()) {

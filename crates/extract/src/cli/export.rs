@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sidecar = export::export(&head, &backbone, &args.out)
         .with_context(|| format!("exporting {}", head.path.display()))?;
     eprintln!(
-        "export: {} ({} {}, {} classes) -> {} and {}; input uint8 [N, {s}, {s}, 3] RGB after resize/crop, output [N, {}] probabilities",
+        "export: {} ({} {}, {} classes) -> {} and {}; input uint8 [N, {h}, {w}, 3] RGB after resize/crop, output [N, {}] probabilities",
         head.path.display(),
         sidecar.variant,
         sidecar.weights.source,
@@ -52,7 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.out.display(),
         export::sidecar_path(&args.out).display(),
         sidecar.classes.len(),
-        s = sidecar.preprocessing.input_size,
+        h = sidecar.preprocessing.input_height(),
+        w = sidecar.preprocessing.input_width(),
     );
     Ok(ExitCode::SUCCESS)
 }

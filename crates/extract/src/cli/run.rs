@@ -1,11 +1,11 @@
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use backbone::efficientnet::{TopBlocks, Variant};
 use backbone::recipe::RecipeOverrides;
-use backbone::{prepare, BackboneChoice, BuildOptions, WeightsSpec};
+use backbone::weights_lookup::choose_weights;
+use backbone::{prepare, BackboneChoice, BuildOptions};
 use contract::{Interpolation, ResizeMode};
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, ShardChoice};
 
@@ -31,12 +31,20 @@ pub struct Args {
     dataset: super::dataset::DatasetArgs,
     /// Weights of the native variants: a .safetensors file, a Hugging Face cache name
     /// (timm/tf_efficientnet_b3.ns_jft_in1k), or random[:SEED]. Repeat as VARIANT=SPEC for
-    /// several variants (exported modules carry their own).
+    /// several variants (exported modules carry their own). A variant named by neither
+    /// --weights nor --weights-dir uses its canonical timm weights from the Hugging Face
+    /// cache (extract says which; README, "Pretrained weights").
     #[arg(long, value_name = "[VARIANT=]SPEC")]
     weights: Vec<String>,
     /// Folder holding VARIANT.safetensors for variants without --weights.
     #[arg(long, value_name = "DIR")]
     weights_dir: Option<PathBuf>,
+    /// Fetch Hugging Face weights missing from the cache (the canonical ones, or a name in
+    /// --weights) from $HF_ENDPOINT (default https://huggingface.co), verified against the
+    /// hub's sha256, into the cache; without it a missing entry is an error that says how
+    /// to get it.
+    #[arg(long)]
+    download: bool,
     /// Output folder: VARIANT.parquet, rejects.csv, run.json, and the cache in .cache/.
     #[arg(long, default_value = "features")]
     out: PathBuf,
@@ -76,14 +84,18 @@ struct RecipeArgs {
     /// Side of the square input.
     #[arg(long)]
     input_size: Option<u32>,
-    /// Crop mode: resize the shorter side to this before the centre crop.
+    /// Side of the resize target before the centre crop (crop: the shorter side's length;
+    /// squash and border: the square the image is squashed to or fitted inside).
     #[arg(long, conflicts_with = "crop_fraction")]
     resize_size: Option<u32>,
-    /// Crop mode: input size / resize size (timm's crop_pct).
+    /// Input size / resize size (timm's crop_pct), for crop, squash and border.
     #[arg(long)]
     crop_fraction: Option<f64>,
-    /// crop (shorter side, then centre crop) or stretch (to a square, ignoring aspect: Keras).
-    #[arg(long, value_parser = ["crop", "stretch"])]
+    /// crop (keep aspect, cover the resize size, centre crop: timm's crop_mode center),
+    /// squash (to the resize size ignoring aspect, then centre crop: timm's squash),
+    /// border (keep aspect, fit inside the resize size, pad with the mean colour, then
+    /// centre crop: timm's border) or stretch (straight to the input size ignoring aspect: Keras).
+    #[arg(long, value_parser = ["crop", "squash", "border", "stretch"])]
     resize_mode: Option<String>,
     /// nearest, bilinear or bicubic.
     #[arg(long, value_parser = ["nearest", "bilinear", "bicubic"])]
@@ -109,12 +121,11 @@ impl RecipeArgs {
             input_size: self.input_size,
             resize_size: self.resize_size,
             crop_fraction: self.crop_fraction,
-            resize_mode: self.resize_mode.as_deref().map(|m| {
-                if m == "stretch" {
-                    ResizeMode::Stretch
-                } else {
-                    ResizeMode::Crop
-                }
+            resize_mode: self.resize_mode.as_deref().map(|m| match m {
+                "stretch" => ResizeMode::Stretch,
+                "squash" => ResizeMode::Squash,
+                "border" => ResizeMode::Border,
+                _ => ResizeMode::Crop,
             }),
             interpolation: self.interpolation.as_deref().map(|i| match i {
                 "nearest" => Interpolation::Nearest,
@@ -125,64 +136,6 @@ impl RecipeArgs {
             std: triple("std", &self.std)?,
         })
     }
-}
-
-/// `VARIANT=SPEC` entries by variant, and a bare SPEC for a single variant.
-fn weights_for(
-    args: &Args,
-    variants: &[Variant],
-) -> anyhow::Result<BTreeMap<Variant, WeightsSpec>> {
-    let mut chosen = BTreeMap::new();
-    for entry in &args.weights {
-        let (variant, spec) = match entry.split_once('=') {
-            Some((variant, spec)) => match variant.parse::<Variant>() {
-                Ok(variant) if variants.contains(&variant) => (variant, spec),
-                _ => bail!(
-                    "--weights {entry}: {variant} is not a native variant of this run ({}); \
-                     exported modules carry their own weights",
-                    variants
-                        .iter()
-                        .map(|v| v.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-            None if variants.len() == 1 => (variants[0], entry.as_str()),
-            None => {
-                // Seeded random weights make sense for every variant at once (benchmarks);
-                // a file or a hub name belongs to one.
-                let spec = entry.parse::<WeightsSpec>().map_err(anyhow::Error::msg)?;
-                if !matches!(spec, WeightsSpec::Random { .. }) {
-                    bail!("--weights {entry}: with several variants, write VARIANT=SPEC");
-                }
-                for variant in variants {
-                    chosen.entry(*variant).or_insert_with(|| spec.clone());
-                }
-                continue;
-            }
-        };
-        chosen.insert(
-            variant,
-            spec.parse::<WeightsSpec>().map_err(anyhow::Error::msg)?,
-        );
-    }
-    for variant in variants {
-        if chosen.contains_key(variant) {
-            continue;
-        }
-        let Some(dir) = &args.weights_dir else {
-            bail!("no weights for {variant}: pass --weights {variant}=FILE|HF_NAME|random, or --weights-dir DIR");
-        };
-        let path = dir.join(format!("{}.safetensors", variant.name()));
-        if !path.exists() {
-            bail!(
-                "no weights for {variant}: {} does not exist",
-                path.display()
-            );
-        }
-        chosen.insert(*variant, WeightsSpec::File(path));
-    }
-    Ok(chosen)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -203,8 +156,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             BackboneChoice::Module { .. } => None,
         })
         .collect();
-    let weights = weights_for(&args, &natives)?;
+    let weights = choose_weights(&natives, &args.weights, args.weights_dir.as_deref())?;
     let settings = args.backbone.settings()?;
+    super::hub_weights::make_available(&weights, &settings.hub_cache, args.download, args.quiet)?;
     let overrides = args.recipe.overrides()?;
     let build = BuildOptions {
         batch_size: args.backbone.batch_size,
@@ -216,7 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for choice in &choices {
         let id = choice.id();
         let spec = match choice {
-            BackboneChoice::Native(variant) => Some(&weights[variant]),
+            BackboneChoice::Native(variant) => Some(&weights[variant].spec),
             BackboneChoice::Module { .. } => None,
         };
         let prepared = prepare(choice, spec, &settings, &overrides)

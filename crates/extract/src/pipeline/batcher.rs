@@ -1,9 +1,9 @@
 //! The one decode → batch → forward path of `extract` and `extract predict`:
 //! each image's bytes read once and checked against their content key, decoded
-//! once, resized once per backbone that needs it, on all cores into a bounded
-//! queue, while the calling thread batches per backbone and runs the forward
-//! passes. Memory stays bounded whatever the number of images, and CPU work
-//! overlaps the backbones.
+//! once, resized once per distinct recipe among the backbones that need it, on
+//! all cores into a bounded queue, while the calling thread batches per backbone
+//! and runs the forward passes. Memory stays bounded whatever the number of
+//! images, and CPU work overlaps the backbones.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -155,7 +155,8 @@ pub fn run_batches(
 }
 
 /// Reads the image again (it was only hashed so far), checks it is still the
-/// content its key names, decodes it once and resizes it for each backbone.
+/// content its key names, decodes it once and resizes it for each backbone
+/// that needs it (once per distinct recipe), in backbone order.
 fn prepare(
     item: &Work,
     index: usize,
@@ -174,13 +175,19 @@ fn prepare(
         ));
     }
     let rgb = decode_rgb(&bytes, limits).map_err(|e| reject(e.to_string()))?;
-    let mut inputs = Vec::with_capacity(item.needs.len());
-    for (need, recipe) in item.needs.iter().zip(recipes) {
-        inputs.push(if *need {
-            Some(resize_for_input(&rgb, recipe, resizer).map_err(|e| reject(e.to_string()))?)
-        } else {
-            None
-        });
+    // One resize per distinct recipe; backbones sharing it get copies.
+    let mut inputs: Vec<Option<Vec<u8>>> = vec![None; item.needs.len()];
+    for (b, recipe) in recipes.iter().enumerate() {
+        if !item.needs[b] || inputs[b].is_some() {
+            continue;
+        }
+        let input = resize_for_input(&rgb, recipe, resizer).map_err(|e| reject(e.to_string()))?;
+        for other in b + 1..recipes.len() {
+            if item.needs[other] && recipes[other] == *recipe {
+                inputs[other] = Some(input.clone());
+            }
+        }
+        inputs[b] = Some(input);
     }
     Ok(Prepared {
         work: index,

@@ -59,7 +59,7 @@ pub struct ExportSidecar {
 #[derive(Clone, Debug, Serialize)]
 pub struct InputSpec {
     pub dtype: &'static str,
-    /// `["N", S, S, 3]`
+    /// `["N", H, W, 3]`
     pub shape: (String, u32, u32, u32),
     pub layout: &'static str,
     pub channels: &'static str,
@@ -97,8 +97,12 @@ pub fn export(
         reason,
     };
     let classifier = Classifier::new(head, backbone).map_err(|e| fail(e.to_string()))?;
-    let side = i64::from(backbone.recipe().input_size);
-    let example = Tensor::zeros([2, side, side, 3], (Kind::Uint8, Device::Cpu));
+    let recipe = backbone.recipe();
+    let size = (
+        i64::from(recipe.input_height()),
+        i64::from(recipe.input_width()),
+    );
+    let example = Tensor::zeros([2, size.0, size.1, 3], (Kind::Uint8, Device::Cpu));
     let mut traced_error = None;
     let mut closure = |inputs: &[Tensor]| -> Vec<Tensor> {
         match classifier.forward(&inputs[0]) {
@@ -130,7 +134,7 @@ pub fn export(
     module
         .save(saved.temporary())
         .map_err(|e| fail(format!("cannot save: {e}")))?;
-    self_check(saved.temporary(), &classifier, side).map_err(fail)?;
+    self_check(saved.temporary(), &classifier, size).map_err(fail)?;
     saved.commit().map_err(io)?;
 
     let file = &head.file;
@@ -144,7 +148,7 @@ pub fn export(
         module: name,
         input: InputSpec {
             dtype: "uint8",
-            shape: ("N".into(), recipe.input_size, recipe.input_size, 3),
+            shape: ("N".into(), recipe.input_height(), recipe.input_width(), 3),
             layout: "NHWC",
             channels: "RGB",
         },
@@ -178,14 +182,18 @@ pub fn export(
 }
 
 /// Loads the saved module and compares it with the network it came from.
-fn self_check(path: &Path, classifier: &Classifier<'_>, side: i64) -> Result<(), String> {
+fn self_check(
+    path: &Path,
+    classifier: &Classifier<'_>,
+    (height, width): (i64, i64),
+) -> Result<(), String> {
     let module = CModule::load(path).map_err(|e| format!("cannot load it back: {e}"))?;
     // Three images (the trace saw two) of varied, deterministic pixels.
-    let count = 3 * side * side * 3;
+    let count = 3 * height * width * 3;
     let pixels = Tensor::arange(count, (Kind::Int64, Device::Cpu))
         .remainder(251)
         .to_kind(Kind::Uint8)
-        .view([3, side, side, 3]);
+        .view([3, height, width, 3]);
     let loaded = module
         .forward_ts(&[&pixels])
         .map_err(|e| format!("the saved module fails on a batch of 3: {e}"))?;

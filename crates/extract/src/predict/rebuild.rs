@@ -96,19 +96,20 @@ pub fn rebuild(
         source: Box::new(source),
     };
     // The head's recipe replaces the weights' own (extract may have been given
-    // overrides); the input size only keeps weights without a recipe loadable.
-    let overrides = RecipeOverrides {
-        input_size: Some(file.preprocessing.input_size),
-        ..RecipeOverrides::default()
-    };
+    // overrides); the input size only keeps native weights without a recipe
+    // loadable (an exported module carries its recipe and one input size).
     let prepared = match (choice, spec) {
         // A file names its own variant (so a wrong one is reported as a
         // difference below); random weights need to be told.
         (BackboneChoice::Native(variant), Some(spec)) => {
             let requested = matches!(spec, WeightsSpec::Random { .. }).then_some(*variant);
+            let overrides = RecipeOverrides {
+                input_size: Some(file.preprocessing.input_size),
+                ..RecipeOverrides::default()
+            };
             prepare_native(requested, spec, settings, &overrides)
         }
-        _ => prepare(choice, spec.as_ref(), settings, &overrides),
+        _ => prepare(choice, spec.as_ref(), settings, &RecipeOverrides::default()),
     }
     .map_err(weights_error)?;
     let tune = match &file.tune {

@@ -1,14 +1,29 @@
-use contract::{Interpolation, Preprocessing, ResizeMode};
+//! One decoded image to the recipe's `height × width × 3` input, the way timm's
+//! evaluation transform (`transforms_imagenet_eval`) and torchvision do it on a
+//! PIL image: resize to the mode's target, then center-crop (and, for `border`,
+//! pad) to the input size.
+
+use contract::{Interpolation, Preprocessing, PreprocessingError, ResizeMode};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResizeError {
-    #[error("recipe resizes the shorter side to {resize_size} px, smaller than the {input_size} px crop")]
-    CropLargerThanResize { resize_size: u32, input_size: u32 },
+    #[error("recipe: {0}")]
+    Recipe(#[from] PreprocessingError),
     #[error("image is empty ({width}×{height})")]
     EmptyImage { width: u32, height: u32 },
+    #[error(
+        "image is {width}×{height}: fitted inside {target_width}×{target_height} \
+         (crop_mode border) one side would be 0 px"
+    )]
+    TooThin {
+        width: u32,
+        height: u32,
+        target_width: u32,
+        target_height: u32,
+    },
     #[error("resize failed: {0}")]
     Resize(String),
 }
@@ -25,6 +40,28 @@ pub fn resized_shorter_side(width: u32, height: u32, size: u32) -> (u32, u32) {
     }
 }
 
+/// timm's `ResizeKeepRatio` at evaluation: both sides divided by one ratio, the
+/// smaller of `height / target_height` and `width / target_width` (the image
+/// covers the target) or with `longest` the larger (it fits inside), each side
+/// then rounded half to even as Python's `round` does. Returns (width, height).
+fn resized_keep_ratio(
+    width: u32,
+    height: u32,
+    target_width: u32,
+    target_height: u32,
+    longest: bool,
+) -> (u32, u32) {
+    let ratio_height = f64::from(height) / f64::from(target_height);
+    let ratio_width = f64::from(width) / f64::from(target_width);
+    let ratio = if longest {
+        ratio_height.max(ratio_width)
+    } else {
+        ratio_height.min(ratio_width)
+    };
+    let side = |length: u32| (f64::from(length) / ratio).round_ties_even() as u32;
+    (side(width), side(height))
+}
+
 /// torchvision's `CenterCrop` offset: `int(round((full - crop) / 2))`, where
 /// Python rounds halves to even.
 pub fn center_crop_offset(full: u32, crop: u32) -> u32 {
@@ -35,6 +72,43 @@ pub fn center_crop_offset(full: u32, crop: u32) -> u32 {
     } else {
         half
     }
+}
+
+/// timm's `border` fill: `round(255 * mean)` per channel. The mean is stored as
+/// f32; widened to f64 it rounds like timm's doubles unless `255 * mean` lies
+/// within f32 precision of a half, which no published mean does.
+fn border_fill(mean: [f32; 3]) -> [u8; 3] {
+    mean.map(|m| (255.0 * f64::from(m)).round_ties_even().clamp(0.0, 255.0) as u8)
+}
+
+/// The size the image is resized to before the crop, as (width, height).
+fn resize_target(
+    width: u32,
+    height: u32,
+    recipe: &Preprocessing,
+) -> Result<(u32, u32), ResizeError> {
+    let (resize_width, resize_height) = (recipe.resize_width(), recipe.resize_height());
+    Ok(match recipe.resize_mode {
+        ResizeMode::Stretch => (recipe.input_width(), recipe.input_height()),
+        ResizeMode::Squash => (resize_width, resize_height),
+        // timm's own branch: a square target is torchvision's shorter-side resize.
+        ResizeMode::Crop if resize_width == resize_height => {
+            resized_shorter_side(width, height, resize_height)
+        }
+        ResizeMode::Crop => resized_keep_ratio(width, height, resize_width, resize_height, false),
+        ResizeMode::Border => {
+            let target = resized_keep_ratio(width, height, resize_width, resize_height, true);
+            if target.0 == 0 || target.1 == 0 {
+                return Err(ResizeError::TooThin {
+                    width,
+                    height,
+                    target_width: resize_width,
+                    target_height: resize_height,
+                });
+            }
+            target
+        }
+    })
 }
 
 /// PIL resamples with filters widened by the scale factor when downscaling
@@ -52,49 +126,122 @@ fn algorithm(recipe: &Preprocessing) -> ResizeAlg {
     }
 }
 
-/// Resizes (and crops) an RGB image to the recipe's square input, returned as
-/// `input_size × input_size × 3` bytes, row-major, channels last.
+/// Where one axis of the resized image lands in the output: `length` pixels from
+/// `source` onwards go to `destination` onwards.
+struct Span {
+    source: usize,
+    destination: usize,
+    length: usize,
+}
+
+/// torchvision's `center_crop` and timm's `center_crop_or_pad` along one axis: a
+/// longer side is cropped at the rounded center; a shorter one is padded,
+/// `(out - full) // 2` before it and the rest after.
+fn span(full: u32, out: u32) -> Span {
+    if full >= out {
+        Span {
+            source: center_crop_offset(full, out) as usize,
+            destination: 0,
+            length: out as usize,
+        }
+    } else {
+        Span {
+            source: 0,
+            destination: ((out - full) / 2) as usize,
+            length: full as usize,
+        }
+    }
+}
+
+/// Center-crops (and pads with `fill` where the image is smaller) RGB bytes of
+/// `width × height` to `out_width × out_height`.
+fn crop_or_pad(
+    pixels: &[u8],
+    (width, height): (u32, u32),
+    (out_width, out_height): (u32, u32),
+    fill: [u8; 3],
+) -> Vec<u8> {
+    let (columns, rows) = (span(width, out_width), span(height, out_height));
+    let mut out = fill.repeat(out_width as usize * out_height as usize);
+    let (row_bytes, out_row_bytes) = (width as usize * 3, out_width as usize * 3);
+    for row in 0..rows.length {
+        let from = (rows.source + row) * row_bytes + columns.source * 3;
+        let to = (rows.destination + row) * out_row_bytes + columns.destination * 3;
+        out[to..to + columns.length * 3].copy_from_slice(&pixels[from..from + columns.length * 3]);
+    }
+    out
+}
+
+/// Resizes (and crops or pads) an RGB image to the recipe's input, returned as
+/// `input_height × input_width × 3` bytes, row-major, channels last.
 pub fn resize_for_input(
     rgb: &RgbImage,
     recipe: &Preprocessing,
     resizer: &mut Resizer,
 ) -> Result<Vec<u8>, ResizeError> {
+    recipe.validate()?;
     let (width, height) = rgb.dimensions();
     if width == 0 || height == 0 {
         return Err(ResizeError::EmptyImage { width, height });
     }
-    let size = recipe.input_size;
-    let (target_w, target_h) = match recipe.resize_mode {
-        ResizeMode::Stretch => (size, size),
-        ResizeMode::Crop => {
-            if recipe.resize_size < size {
-                return Err(ResizeError::CropLargerThanResize {
-                    resize_size: recipe.resize_size,
-                    input_size: size,
-                });
-            }
-            resized_shorter_side(width, height, recipe.resize_size)
-        }
-    };
+    let (target_width, target_height) = resize_target(width, height, recipe)?;
     let source = ImageRef::new(width, height, rgb.as_raw(), PixelType::U8x3)
         .map_err(|e| ResizeError::Resize(e.to_string()))?;
-    let mut resized = Image::new(target_w, target_h, PixelType::U8x3);
+    let mut resized = Image::new(target_width, target_height, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(algorithm(recipe));
     resizer
         .resize(&source, &mut resized, &options)
         .map_err(|e| ResizeError::Resize(e.to_string()))?;
-    if (target_w, target_h) == (size, size) {
+    let output = (recipe.input_width(), recipe.input_height());
+    if (target_width, target_height) == output {
         return Ok(resized.into_vec());
     }
-    let left = center_crop_offset(target_w, size) as usize;
-    let top = center_crop_offset(target_h, size) as usize;
-    let row_bytes = target_w as usize * 3;
-    let crop_bytes = size as usize * 3;
-    let buffer = resized.buffer();
-    let mut cropped = Vec::with_capacity(crop_bytes * size as usize);
-    for row in top..top + size as usize {
-        let start = row * row_bytes + left * 3;
-        cropped.extend_from_slice(&buffer[start..start + crop_bytes]);
+    // torchvision's CenterCrop pads with 0 (never needed after `crop` or
+    // `squash`, whose targets cover the input); timm's border pads with the mean.
+    let fill = match recipe.resize_mode {
+        ResizeMode::Border => border_fill(recipe.mean),
+        _ => [0; 3],
+    };
+    Ok(crop_or_pad(
+        resized.buffer(),
+        (target_width, target_height),
+        output,
+        fill,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_ratio_rounds_halves_to_even_like_python() {
+        // 100×50 into 225×225: the covering ratio is 50/225, the width 450.
+        assert_eq!(resized_keep_ratio(100, 50, 225, 225, false), (450, 225));
+        // Fitting inside: ratio 100/225, height 50 × 2.25 = 112.5, which Python rounds to 112.
+        assert_eq!(resized_keep_ratio(100, 50, 225, 225, true), (225, 112));
+        // 3 × 1.5 = 4.5 rounds to 4, 5 × 1.5 = 7.5 to 8.
+        assert_eq!(resized_keep_ratio(2, 3, 3, 9, true), (3, 4));
+        assert_eq!(resized_keep_ratio(2, 5, 3, 9, true), (3, 8));
     }
-    Ok(cropped)
+
+    #[test]
+    fn border_fill_is_rounded_mean() {
+        assert_eq!(border_fill([0.485, 0.456, 0.406]), [124, 116, 104]);
+        assert_eq!(border_fill([0.5, 0.0, 1.0]), [128, 0, 255]);
+    }
+
+    #[test]
+    fn a_short_axis_is_padded_floor_half_before_and_a_long_one_cropped_at_the_center() {
+        // 2 wide, 5 tall into 5 wide, 2 tall: columns padded 1 before, 2 after;
+        // rows cropped from round(3 / 2) = 2 (half to even).
+        let pixels: Vec<u8> = (0..10u8).flat_map(|p| [p, p, p]).collect();
+        let out = crop_or_pad(&pixels, (2, 5), (5, 2), [9, 8, 7]);
+        let fill = [9, 8, 7];
+        let expected: Vec<u8> = [
+            fill, [4; 3], [5; 3], fill, fill, fill, [6; 3], [7; 3], fill, fill,
+        ]
+        .concat();
+        assert_eq!(out, expected);
+    }
 }

@@ -16,8 +16,10 @@ pub fn meta(variant: &str, dim: usize, classes: &[&str]) -> FeatureMeta {
         "synthetic",
         Preprocessing {
             input_size: 224,
+            input_width: None,
             resize_mode: ResizeMode::Crop,
             resize_size: 256,
+            resize_width: None,
             crop_fraction: 0.875,
             interpolation: Interpolation::Bicubic,
             antialias: true,

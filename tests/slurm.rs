@@ -193,9 +193,11 @@ impl Cluster {
                 File::create(dir.join(format!("log/{name}.out"))).map_err(|e| e.to_string())?;
             let err = log.try_clone().map_err(|e| e.to_string())?;
             // `timeout` bounds each daemon's life even if this test process is
-            // killed before it can stop them.
+            // killed before it can stop them, and passes our SIGTERM on to the
+            // daemon (then SIGKILL if it lingers): killing `timeout` itself
+            // would leave the daemon running.
             let child = Command::new("timeout")
-                .arg("900")
+                .args(["--kill-after=10", "900"])
                 .arg(program(name).ok_or(format!("{name} not found"))?)
                 .args(&args)
                 .env("SLURM_CONF", &conf)
@@ -324,19 +326,85 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// The daemons' pids, from their pid files.
+    fn daemon_pids(&self) -> Vec<(&'static str, u32)> {
+        [
+            ("munged", "munge/munged.pid"),
+            ("slurmctld", "slurmctld.pid"),
+            ("slurmd", "slurmd.pid"),
+        ]
+        .into_iter()
+        .filter_map(|(name, file)| {
+            let text = std::fs::read_to_string(self.dir.join(file)).ok()?;
+            Some((name, text.trim().parse().ok()?))
+        })
+        .collect()
+    }
+
+    /// Cancels every job and stops the daemons (SIGTERM through `timeout`,
+    /// which sends SIGKILL 10 s later if one lingers); returns those of the
+    /// daemons still alive afterwards.
+    fn stop(&mut self) -> Vec<String> {
+        if self.daemons.get_mut().is_empty() {
+            return Vec::new();
+        }
+        let pids = self.daemon_pids();
+        // Slurm's clients wait long for a controller that is gone: cancel only
+        // while every daemon runs.
+        let all_up = self
+            .daemons
+            .get_mut()
+            .iter_mut()
+            .all(|(_, child)| matches!(child.try_wait(), Ok(None)));
+        if all_up {
+            let _ = self.run("scancel", &["--user=root"]);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while !self.queue_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        for (_, child) in self.daemons.get_mut().iter_mut().rev() {
+            if let Ok(None) = child.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for (_, child) in self.daemons.get_mut().iter_mut() {
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.daemons.get_mut().clear();
+        pids.into_iter()
+            .filter(|&(_, pid)| alive(pid))
+            .map(|(name, pid)| format!("{name} (pid {pid})"))
+            .collect()
+    }
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesised command name.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("slurm daemons' logs:\n{}", self.logs());
         }
-        let _ = self.run("scancel", &["--user=root"]);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !self.queue_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        for (_, child) in self.daemons.get_mut().iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
+        let left = self.stop();
+        if !left.is_empty() {
+            eprintln!("slurm daemons still alive: {}", left.join(", "));
         }
     }
 }
@@ -611,7 +679,9 @@ fn the_sbatch_recipe_runs_as_an_array_and_a_resubmission_of_what_status_names_co
         );
     }
     let total = started.elapsed();
-    drop(cluster);
+    let mut cluster = cluster;
+    let left = cluster.stop();
+    assert!(left.is_empty(), "still alive after stopping: {left:?}");
     let mut note = std::io::stderr();
     let _ = writeln!(
         note,

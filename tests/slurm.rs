@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use contract::FeatureDataset;
 use effprobe_tests::{release_binaries, workspace_file};
 
-const PROGRAMS: [&str; 8] = [
+/// What the test runs: Slurm and munge (`.ci/run` installs them), `timeout`
+/// (coreutils) and `kill` (procps).
+const PROGRAMS: [&str; 10] = [
     "munged",
     "slurmctld",
     "slurmd",
@@ -33,6 +35,8 @@ const PROGRAMS: [&str; 8] = [
     "scancel",
     "scontrol",
     "sinfo",
+    "timeout",
+    "kill",
 ];
 
 /// Variables `--shard auto` reads: kept out of the jobs' environment (sbatch
@@ -481,7 +485,7 @@ fn the_sbatch_recipe_runs_as_an_array_and_a_resubmission_of_what_status_names_co
         .collect();
     if !missing.is_empty() {
         testkit::skip_or_fail::<()>(&format!(
-            "{} not installed: apt-get install slurm-wlm munge (.ci/run does)",
+            "{} not installed: apt-get install slurm-wlm munge procps coreutils (.ci/run does)",
             missing.join(", ")
         ));
         return;

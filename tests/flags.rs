@@ -7,13 +7,14 @@ use std::process::Command;
 
 use effprobe_tests::{release_binaries, workspace_file};
 
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 10] = [
     "extract",
     "extract scan",
     "extract predict",
     "extract export",
     "extract bench",
     "extract doctor",
+    "extract status",
     "head-train",
     "tune-train",
     "report",
@@ -120,6 +121,8 @@ fn bad_values_of_typed_flags_exit_2() {
         ("--precision", "fp64"),
         ("--padding", "sideways"),
         ("--layout", "diagonal"),
+        ("--shard", "8/8"),
+        ("--shard", "automatic"),
         ("--label-from-name", "^[a-z]+"),
     ] {
         let output = Command::new(bin.join("extract"))
@@ -131,11 +134,12 @@ fn bad_values_of_typed_flags_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(value), "{stderr}");
     }
-    let cases: [(&str, &[&str]); 5] = [
+    let cases: [(&str, &[&str]); 6] = [
         (
             "extract",
             &["--variant", "b0", "--data", ".", "--tune-top", "0"],
         ),
+        ("extract", &["status", "--out", "/no/such/effprobe/folder"]),
         (
             "tune-train",
             &["x.parquet", "--out", "y", "--device", "gpu"],

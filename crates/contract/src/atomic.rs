@@ -2,13 +2,16 @@
 //! unique temporary name in the target's own folder (so the rename never crosses
 //! file systems), synced, then renamed over the target, and the folder synced. A
 //! crash or an error never leaves a half-written file under the real name, and
-//! two writers of the same target (shards sharing `--splits`) never share a
-//! temporary.
+//! two writers of the same target (shards sharing `--splits`, two runs of one
+//! shard on two machines) never share a temporary.
 
+use std::collections::hash_map::RandomState;
 use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// Temporaries of one process are told apart by a counter.
 static NEXT_TEMPORARY: AtomicU64 = AtomicU64::new(0);
@@ -24,15 +27,28 @@ pub struct AtomicFile {
     file: Option<File>,
 }
 
-/// `.NAME.partial-PID-N` beside `target`: hidden, and starting with the target's
-/// name, so a folder's owner can find its own leftovers.
+/// This process among every writer of a shared folder: its pid and 32 random
+/// bits. The pid alone is not enough on shared storage: two containers on two
+/// machines (a retried Kubernetes pod beside the one it replaces) are often both
+/// pid 1.
+pub fn process_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        // std seeds every RandomState from the operating system's randomness.
+        let random = RandomState::new().build_hasher().finish();
+        format!("{}-{:08x}", std::process::id(), random as u32)
+    })
+}
+
+/// `.NAME.partial-PID-RANDOM-N` beside `target`: hidden, and starting with the
+/// target's name, so a folder's owner can find its own leftovers.
 pub fn temporary_path(target: &Path) -> PathBuf {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = NEXT_TEMPORARY.fetch_add(1, Ordering::Relaxed);
-    target.with_file_name(format!(".{name}.partial-{}-{n}", std::process::id()))
+    target.with_file_name(format!(".{name}.partial-{}-{n}", process_token()))
 }
 
 impl AtomicFile {

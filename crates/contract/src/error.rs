@@ -80,6 +80,9 @@ pub enum FeatureFileError {
     },
     #[error("{path}: no `.parquet` part files in this directory")]
     EmptyDirectory { path: PathBuf },
+    /// A folder of shards that is not one complete dataset.
+    #[error(transparent)]
+    Shards(#[from] crate::shard_record::ShardSetError),
     #[error("{path}: part disagrees with {first} on {what}: {found:?} vs {expected:?}")]
     PartsDisagree {
         path: PathBuf,

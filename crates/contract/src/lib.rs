@@ -14,6 +14,7 @@
 //! | `predictions.csv` ([`predictions`]) | head-train, tune-train | report |
 //! | `run.json` ([`run_record`]) | extract | report, scripts/compare |
 //! | `rejects.csv` ([`rejects`]) | extract | people, scripts |
+//! | `VARIANT/_shard-K-of-N.done.json` ([`shard_record`]) | extract --shard | extract status, head-train, tune-train |
 //! | `effprobe.extra.*` keys ([`extra`]) | extract | head-train, report |
 //!
 //! The feature file: one Parquet file (or a directory of part files) per backbone,
@@ -41,6 +42,8 @@ pub mod run_record;
 mod safetensors_bytes;
 mod schema;
 pub mod seal;
+pub mod shard;
+pub mod shard_record;
 mod split;
 pub mod tune_file;
 mod writer;
@@ -54,6 +57,8 @@ pub use preprocessing::{Interpolation, Preprocessing, PreprocessingError, Resize
 pub use reader::{FeatureBatch, FeatureDataset, FeatureReader};
 pub use records::RecordError;
 pub use run_record::{DatasetSummary, RunRecord};
+pub use shard::Shard;
+pub use shard_record::{MissingShards, ShardCoverage, ShardRecord, ShardSet};
 pub use split::Split;
 pub use writer::{FeatureRow, FeatureWriter};
 

@@ -400,6 +400,24 @@ pub struct HeadMetrics {
     /// Set by `tune-train`: the features are the tuned top's, trained with it.
     #[serde(default)]
     pub tune: Option<TuneSummary>,
+    /// `--allow-partial` over shard sets with shards not done: per such input,
+    /// which shards were read and which were left out. Absent when every input
+    /// was complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial_shards: Vec<PartialShards>,
+}
+
+/// An input read with shards missing (`--allow-partial`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartialShards {
+    /// The shard folder as given.
+    pub input: String,
+    /// N: the shards the set should have.
+    pub shards: u32,
+    /// Shards read, in sbatch --array syntax (`0-2,4`).
+    pub read: String,
+    /// Shards left out, the same way.
+    pub missing: String,
 }
 
 impl HeadMetrics {

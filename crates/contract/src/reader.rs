@@ -6,6 +6,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::arrow::ProjectionMask;
 
 use crate::schema::{check_schema, ColumnIndex};
+use crate::shard_record::{MissingShards, ShardCoverage, ShardSet, ShardSetError};
 use crate::{FeatureFileError, FeatureMeta, Result, Split};
 
 /// Rows per streamed batch: bounded memory for files larger than RAM.
@@ -311,6 +312,8 @@ pub struct FeatureDataset {
 }
 
 impl FeatureDataset {
+    /// A file, or every part file of a folder, whatever its shards' state: for
+    /// reading what features are there (their metadata, timings).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let parts = if path.is_dir() {
@@ -318,6 +321,35 @@ impl FeatureDataset {
         } else {
             vec![path.clone()]
         };
+        Self::open_parts(path, parts)
+    }
+
+    /// For training: a file, a folder of part files, or a folder of `extract
+    /// --shard` parts whose shards are all done (see [`crate::shard_record`]).
+    /// With [`MissingShards::Allow`] a shard set with gaps reads its done shards,
+    /// and the coverage returned says which were left out.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        partial: MissingShards,
+    ) -> Result<(Self, Option<ShardCoverage>)> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_dir() {
+            return Ok((Self::open(path)?, None));
+        }
+        let shards = ShardSet::scan(&path)
+            .map_err(ShardSetError::from)?
+            .readable(partial)?;
+        let parts = match &shards {
+            Some(coverage) => coverage.parts.clone(),
+            None => list_parts(&path)?,
+        };
+        Ok((Self::open_parts(path, parts)?, shards))
+    }
+
+    fn open_parts(path: PathBuf, parts: Vec<PathBuf>) -> Result<Self> {
+        if parts.is_empty() {
+            return Err(FeatureFileError::EmptyDirectory { path });
+        }
         let first = FeatureReader::open(&parts[0])?;
         let meta = first.meta().clone();
         let mut num_rows = first.num_rows();

@@ -27,13 +27,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// 2 for a command line that names nothing usable (as clap's own errors), 1 for
-/// data or work that failed.
+/// 2 for a command line that names nothing usable (as clap's own errors; a
+/// `--shard auto` the environment cannot answer), 1 for data or work that failed.
 fn exit_code(error: &anyhow::Error) -> std::process::ExitCode {
     let usage = error.chain().any(|cause| {
         cause
             .downcast_ref::<dataset::DatasetError>()
             .is_some_and(|e| e.is_usage())
+            || cause.is::<extract::pipeline::ShardError>()
     });
     std::process::ExitCode::from(if usage { 2 } else { 1 })
 }

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use contract::{FeatureDataset, FeatureMeta, FeatureReader, Split};
+use contract::metrics::PartialShards;
+use contract::shard::array_syntax;
+use contract::{FeatureDataset, FeatureMeta, FeatureReader, MissingShards, Split};
 
 /// Rows per streamed batch while loading (~2.6 MB of B7 features).
 const LOAD_BATCH_ROWS: usize = 256;
@@ -27,6 +29,8 @@ pub struct LoadedFeatures<T> {
     /// The first input's metadata; the others hold the same features.
     pub meta: FeatureMeta,
     pub inputs: Vec<PathBuf>,
+    /// Shard folders read with shards missing (`--allow-partial` only).
+    pub partial_shards: Vec<PartialShards>,
 }
 
 impl<T> LoadedFeatures<T> {
@@ -36,13 +40,33 @@ impl<T> LoadedFeatures<T> {
 }
 
 /// Opens every input (a file or a directory of part files) and reads all rows
-/// into one preallocated matrix; the features are never held twice.
+/// into one preallocated matrix; the features are never held twice. A folder of
+/// `extract --shard` parts with shards not done is refused, naming them.
 pub fn load_features<T: Element>(inputs: &[PathBuf]) -> Result<LoadedFeatures<T>> {
+    load_features_with(inputs, MissingShards::Refuse)
+}
+
+/// [`load_features`], reading only the done shards of incomplete shard folders
+/// under [`MissingShards::Allow`] (recorded in `partial_shards`).
+pub fn load_features_with<T: Element>(
+    inputs: &[PathBuf],
+    missing: MissingShards,
+) -> Result<LoadedFeatures<T>> {
     let first_path = inputs.first().ok_or(HeadError::NoInputs)?;
-    let datasets = inputs
-        .iter()
-        .map(FeatureDataset::open)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut datasets = Vec::with_capacity(inputs.len());
+    let mut partial_shards = Vec::new();
+    for input in inputs {
+        let (dataset, shards) = FeatureDataset::open_with(input, missing)?;
+        if let Some(shards) = shards.filter(|s| !s.missing.is_empty()) {
+            partial_shards.push(PartialShards {
+                input: input.display().to_string(),
+                shards: shards.count,
+                read: array_syntax(&shards.done),
+                missing: array_syntax(&shards.missing),
+            });
+        }
+        datasets.push(dataset);
+    }
     let meta = datasets[0].meta().clone();
     for (path, dataset) in inputs.iter().zip(&datasets) {
         check_compatible(first_path, &meta, path, dataset.meta())?;
@@ -115,6 +139,7 @@ pub fn load_features<T: Element>(inputs: &[PathBuf]) -> Result<LoadedFeatures<T>
         keys,
         meta,
         inputs: inputs.to_vec(),
+        partial_shards,
     })
 }
 

@@ -26,5 +26,6 @@ pub use matrix::Storage;
 pub use metrics::rng;
 pub use output::SavedHead;
 pub use train::{
-    train, train_loaded, ClassWeight, Optimizer, SweepGrid, ThresholdRule, TrainOptions, TrainedRun,
+    train, train_loaded, train_with, ClassWeight, Optimizer, SweepGrid, ThresholdRule,
+    TrainOptions, TrainedRun,
 };

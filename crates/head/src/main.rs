@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
+use contract::MissingShards;
 use head::{ClassWeight, Optimizer, Storage, SweepGrid, ThresholdRule, TrainOptions};
 
 /// Train a logistic (2 classes) or softmax (K classes) head on cached features:
@@ -13,8 +14,14 @@ use head::{ClassWeight, Optimizer, Storage, SweepGrid, ThresholdRule, TrainOptio
 #[command(name = "head-train", version)]
 struct Cli {
     /// Feature files (.parquet) or directories of part files, all of the same features.
+    /// A folder of `extract --shard` parts must have every shard done (see --allow-partial).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// Train on a shard folder with shards not done (missing, running or failed):
+    /// the done shards are read and the missing ones recorded in metrics.json
+    /// (`partial_shards`). Without it such a folder stops the run, naming them.
+    #[arg(long)]
+    allow_partial: bool,
     /// Output directory for head.safetensors, metrics.json and history.csv.
     #[arg(long)]
     out: PathBuf,
@@ -165,7 +172,18 @@ fn main() -> Result<()> {
             .context("starting the thread pool")?;
     }
     let options = options(&cli)?;
-    let run = head::train(&cli.inputs, &options).context("training the head")?;
+    let missing = if cli.allow_partial {
+        MissingShards::Allow
+    } else {
+        MissingShards::Refuse
+    };
+    let run = head::train_with(&cli.inputs, missing, &options).context("training the head")?;
+    for gap in &run.partial_shards {
+        eprintln!(
+            "warning: --allow-partial: {} is missing shards {} of {}; trained on shards {} (recorded in metrics.json)",
+            gap.input, gap.missing, gap.shards, gap.read
+        );
+    }
     run.write(&cli.out, &options)
         .with_context(|| format!("writing results to {}", cli.out.display()))?;
     if cli.quiet {

@@ -74,6 +74,7 @@ impl TrainedRun {
                 peak_rss_bytes: peak_rss_bytes(),
             },
             tune: None,
+            partial_shards: self.partial_shards.clone(),
         }
     }
 

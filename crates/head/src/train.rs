@@ -8,7 +8,7 @@ use std::time::Instant;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::data::{load_features, LoadedFeatures};
+use crate::data::{load_features_with, LoadedFeatures};
 use crate::matrix::{Element, Matrix, Storage};
 use crate::model::{predict, Head};
 use crate::objective::{head_from_params, params_from_head, FullBatch};
@@ -17,6 +17,7 @@ use crate::optim::lbfgs::{minimize, LbfgsConfig};
 use crate::roles::RolePlan;
 use crate::standardize::Standardization;
 use crate::{HeadError, Result};
+use contract::MissingShards;
 use metrics::roles::{score_roles, RolePredictions};
 use metrics::SplitMetrics;
 
@@ -53,6 +54,8 @@ pub struct TrainedRun {
     pub evaluation: contract::predictions::Predictions,
     pub meta: contract::FeatureMeta,
     pub inputs: Vec<PathBuf>,
+    /// Shard folders read with shards missing (`--allow-partial`).
+    pub partial_shards: Vec<contract::metrics::PartialShards>,
     pub rows_loaded: usize,
     pub matrix_bytes: usize,
     pub load_seconds: f64,
@@ -60,14 +63,24 @@ pub struct TrainedRun {
     pub evaluation_seconds: f64,
 }
 
-/// Loads `inputs` in the requested storage and trains.
+/// Loads `inputs` in the requested storage and trains; shard folders must be complete.
 pub fn train(inputs: &[PathBuf], options: &TrainOptions) -> Result<TrainedRun> {
+    train_with(inputs, MissingShards::Refuse, options)
+}
+
+/// [`train`], with `missing` saying whether shard folders may have gaps
+/// (`--allow-partial`).
+pub fn train_with(
+    inputs: &[PathBuf],
+    missing: MissingShards,
+    options: &TrainOptions,
+) -> Result<TrainedRun> {
     check_options(options)?;
     let start = Instant::now();
     match options.storage {
-        Storage::F32 => train_loaded(load_features::<f32>(inputs)?, options, start),
-        Storage::F16 => train_loaded(load_features::<f16>(inputs)?, options, start),
-        Storage::Bf16 => train_loaded(load_features::<bf16>(inputs)?, options, start),
+        Storage::F32 => train_loaded(load_features_with::<f32>(inputs, missing)?, options, start),
+        Storage::F16 => train_loaded(load_features_with::<f16>(inputs, missing)?, options, start),
+        Storage::Bf16 => train_loaded(load_features_with::<bf16>(inputs, missing)?, options, start),
     }
 }
 
@@ -267,6 +280,7 @@ pub fn train_loaded<T: Element>(
         matrix_bytes: features.matrix.bytes(),
         meta: features.meta,
         inputs: features.inputs,
+        partial_shards: features.partial_shards,
         plan,
         load_seconds,
         training_seconds,

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use contract::activations::{ActivationStore, CutPoint};
-use head::data::{load_features, LoadedFeatures};
+use contract::MissingShards;
+use head::data::{load_features_with, LoadedFeatures};
 use tch::{Device, Kind, Tensor};
 
 use crate::{Result, TuneError};
@@ -39,9 +40,14 @@ pub fn recorded_activations(input: &Path, rows: &LoadedFeatures<f32>) -> Result<
 impl TuneData {
     /// The rows of `inputs` and the activations in `activations` (default: the
     /// folder the first input records), checked to be of the same backbone,
-    /// weights and preprocessing, and to cover every row.
-    pub fn open(inputs: &[PathBuf], activations: Option<&Path>) -> Result<TuneData> {
-        let rows = load_features::<f32>(inputs)?;
+    /// weights and preprocessing, and to cover every row. Shard folders with
+    /// shards not done are refused unless `missing` allows them.
+    pub fn open(
+        inputs: &[PathBuf],
+        activations: Option<&Path>,
+        missing: MissingShards,
+    ) -> Result<TuneData> {
+        let rows = load_features_with::<f32>(inputs, missing)?;
         let dir = match activations {
             Some(dir) => dir.to_path_buf(),
             None => recorded_activations(&inputs[0], &rows)?,

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use backbone::DeviceRequest;
 use clap::{Parser, ValueEnum};
 use contract::metrics::ThresholdRule;
+use contract::MissingShards;
 use tune::data::TuneData;
 use tune::{Schedule, TuneOptions};
 
@@ -24,9 +25,15 @@ use tune::{Schedule, TuneOptions};
 #[command(name = "tune-train", version)]
 struct Cli {
     /// Feature files (.parquet) written by `extract --tune-top N`: their rows
-    /// (labels, splits) and the activation cache they record.
+    /// (labels, splits) and the activation cache they record. A folder of
+    /// `extract --shard` parts must have every shard done (see --allow-partial).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// Train on a shard folder with shards not done (missing, running or failed):
+    /// the done shards are read and the missing ones recorded in metrics.json
+    /// (`partial_shards`). Without it such a folder stops the run, naming them.
+    #[arg(long)]
+    allow_partial: bool,
     /// Output directory: tune.safetensors, head.safetensors, metrics.json, history.csv, predictions.csv.
     #[arg(long)]
     out: PathBuf,
@@ -143,8 +150,19 @@ fn run(cli: Cli) -> Result<()> {
     }
     let options = options(&cli)?;
     let started = Instant::now();
-    let data = TuneData::open(&cli.inputs, options.activations.as_deref())
+    let missing = if cli.allow_partial {
+        MissingShards::Allow
+    } else {
+        MissingShards::Refuse
+    };
+    let data = TuneData::open(&cli.inputs, options.activations.as_deref(), missing)
         .context("reading the features and activations")?;
+    for gap in &data.rows.partial_shards {
+        eprintln!(
+            "warning: --allow-partial: {} is missing shards {} of {}; training on shards {} (recorded in metrics.json)",
+            gap.input, gap.missing, gap.shards, gap.read
+        );
+    }
     let hub_cache = cli
         .hf_cache
         .clone()

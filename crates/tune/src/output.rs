@@ -199,6 +199,7 @@ impl TunedRun {
                 activations: data.store.dir().display().to_string(),
                 sweep_weight_decay: options.sweep_weight_decay.clone(),
             }),
+            partial_shards: data.rows.partial_shards.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod predict;
 mod run;
 mod scan;
 mod settings;
+mod status;
 
 use std::process::ExitCode;
 
@@ -64,6 +65,20 @@ enum Command {
     /// it records the recipe (input size, resize, crop, interpolation, mean, std),
     /// classes, threshold and the weights' identity.
     Export(export::Args),
+    /// Which shards of a sharded extract are done, running or missing, per backbone.
+    ///
+    /// `extract status --out DIR` (DIR: the --out of `extract --shard`). A shard is
+    /// done when its completion record (VARIANT/_shard-K-of-N.done.json) matches its
+    /// part file; running while its lock is held on this host, or while a run on
+    /// another host keeps its lock file's heartbeat fresh (rewritten every 30 s,
+    /// stale after 2 min); missing otherwise. The missing ones are printed in Slurm
+    /// array syntax (`missing shards of 8: 0,3,5-7`), ready for `sbatch --array=`.
+    ///
+    /// Exit status: 0 every shard done; 3 some shard missing (run those again); 4
+    /// none missing but some still running (wait); 1 an error, or shards that are
+    /// not one dataset (two shardings in one folder, a dataset that changed between
+    /// shards); 2 a bad command line.
+    Status(status::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -74,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Predict(args)) => predict::run(args),
         Some(Command::Export(args)) => export::run(args),
+        Some(Command::Status(args)) => status::run(args),
     }
 }
 

@@ -7,7 +7,7 @@ use backbone::recipe::RecipeOverrides;
 use backbone::weights_lookup::choose_weights;
 use backbone::{prepare, BackboneChoice, BuildOptions};
 use contract::{Interpolation, ResizeMode};
-use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
+use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, ShardChoice};
 
 /// Extract features: `extract --variant b0,b3 --data DATASET --weights W --out features/`.
 #[derive(clap::Args, Debug)]
@@ -48,9 +48,16 @@ pub struct Args {
     /// Output folder: VARIANT.parquet, rejects.csv, run.json, and the cache in .cache/.
     #[arg(long, default_value = "features")]
     out: PathBuf,
-    /// Process only the images whose key falls in shard K of N (writes VARIANT/shard-K-of-N.parquet).
-    #[arg(long, value_name = "K/N")]
-    shard: Option<Shard>,
+    /// Process only the images whose key falls in shard K of N (K from 0): writes
+    /// VARIANT/shard-K-of-N.parquet, then its completion record
+    /// VARIANT/_shard-K-of-N.done.json. `auto`: K and N from the job engine (Slurm
+    /// array: SLURM_ARRAY_TASK_ID, with EFFPROBE_NUM_SHARDS the index is the shard,
+    /// else relative to SLURM_ARRAY_TASK_MIN/_STEP of SLURM_ARRAY_TASK_COUNT; srun
+    /// tasks: SLURM_PROCID of SLURM_NTASKS; Kubernetes Indexed Job:
+    /// JOB_COMPLETION_INDEX of EFFPROBE_NUM_SHARDS; torchrun: RANK of WORLD_SIZE),
+    /// printed at start; none found, or values that disagree, exit 2.
+    #[arg(long, value_name = "K/N|auto")]
+    shard: Option<ShardChoice>,
     /// Exit with an error if any file is rejected (the good ones are still extracted first).
     #[arg(long)]
     strict: bool,
@@ -137,6 +144,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.dataset.check(&data)?;
     extract::pipeline::check_output_dir(&args.out)
         .with_context(|| format!("--out {} is not a writable folder", args.out.display()))?;
+    let shard = args.shard.map(ShardChoice::resolve).transpose()?;
+    if let Some(shard) = shard.as_ref().filter(|_| !args.quiet) {
+        eprintln!("extract: {shard}");
+    }
     let choices = BackboneChoice::parse_list(&args.variant)?;
     let natives: Vec<Variant> = choices
         .iter()
@@ -184,7 +195,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let options = ExtractOptions {
         out_dir: args.out.clone(),
-        shard: args.shard,
+        shard: shard.as_ref().map(|s| s.shard),
+        shard_from: shard.map(|s| s.source),
         limits: args.backbone.limits(),
         chunk_rows: args.chunk_rows,
         strict: args.strict,

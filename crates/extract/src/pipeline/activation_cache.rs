@@ -89,7 +89,7 @@ impl ActivationCache {
             dir,
             meta,
             known,
-            chunk_prefix: format!("{owner}-{started}-{}", std::process::id()),
+            chunk_prefix: format!("{owner}-{started}-{}", contract::atomic::process_token()),
             chunk_rows: per_chunk,
             next_chunk: 0,
             keys: Vec::new(),

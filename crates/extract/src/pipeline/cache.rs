@@ -82,7 +82,7 @@ impl FeatureCache {
             meta,
             known,
             trusted,
-            chunk_prefix: format!("{owner}-{started}-{}", std::process::id()),
+            chunk_prefix: format!("{owner}-{started}-{}", contract::atomic::process_token()),
             chunk_rows: chunk_rows.max(1),
             next_chunk: 0,
             writer: None,

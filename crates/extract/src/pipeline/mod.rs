@@ -10,9 +10,11 @@
 mod activation_cache;
 pub mod batcher;
 mod cache;
-mod lock;
+mod completion;
+pub mod lock;
 mod progress;
-mod shard;
+pub mod shard;
+pub mod status;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,14 +23,16 @@ use std::time::Instant;
 use contract::activations::ActivationMeta;
 use contract::rejects::Reject;
 use contract::run_record::{ActivationRecord, RunRecord, VariantRecord, RUN_RECORD_SCHEMA_VERSION};
-use contract::{extra, FeatureFileError, FeatureMeta, FeatureRow, FeatureWriter, RecordError};
+use contract::{
+    extra, FeatureFileError, FeatureMeta, FeatureRow, FeatureWriter, RecordError, ShardRecord,
+};
 
 use activation_cache::ActivationCache;
 pub use backbone::{Backbone, BackboneError};
 pub use batcher::{run_batches, BatchStats, Work, DEFAULT_CHUNK_ROWS};
 pub use cache::FeatureCache;
 pub use progress::{Progress, ProgressMode};
-pub use shard::Shard;
+pub use shard::{ResolvedShard, Shard, ShardChoice, ShardError};
 
 use crate::preprocess::DecodeLimits;
 use dataset::{ImageEntry, ScanReport};
@@ -63,6 +67,9 @@ pub enum ExtractError {
 pub struct ExtractOptions {
     pub out_dir: PathBuf,
     pub shard: Option<Shard>,
+    /// Where `shard` came from (`--shard auto`'s variables), for its completion
+    /// records; `None`: `--shard K/N`.
+    pub shard_from: Option<String>,
     pub limits: DecodeLimits,
     /// Rows per committed cache chunk: the most a crash can lose.
     pub chunk_rows: usize,
@@ -75,6 +82,7 @@ impl ExtractOptions {
         ExtractOptions {
             out_dir: out_dir.into(),
             shard: None,
+            shard_from: None,
             limits: DecodeLimits::default(),
             chunk_rows: DEFAULT_CHUNK_ROWS,
             strict: false,
@@ -140,7 +148,15 @@ pub fn extract(
         path: out.clone(),
         source,
     })?;
-    let _lock = lock::OutputLock::acquire(out, &format!(".lock-{}", options.owner_tag()))?;
+    let variant_names: Vec<String> = backbones.iter().map(|b| b.variant().to_string()).collect();
+    let _lock = lock::OutputLock::acquire(
+        out,
+        &format!("{}{}", lock::LOCK_PREFIX, options.owner_tag()),
+        &variant_names,
+    )?;
+    if let Some(shard) = options.shard {
+        completion::withdraw(out, shard, &variant_names)?;
+    }
 
     let mut images: Vec<&ImageEntry> = report
         .images
@@ -354,6 +370,45 @@ pub fn extract(
         variants,
     };
     record.write(&options.side_file("run", "json"))?;
+    // Last: a shard is done once its part files and side files are all in place.
+    if let Some(shard) = options.shard {
+        let dataset = completion::scanned_dataset(report);
+        let decode_rejects = all_rejects.iter().filter(|r| r.stage == "decode").count();
+        let finished_at =
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        for (b, variant) in record.variants.iter().enumerate() {
+            let part = PathBuf::from(&variant.output);
+            let done = ShardRecord {
+                schema_version: contract::shard_record::SHARD_RECORD_SCHEMA_VERSION,
+                tool_version: record.tool_version.clone(),
+                variant: variant.variant.clone(),
+                shard: shard.to_string(),
+                shard_from: options
+                    .shard_from
+                    .clone()
+                    .unwrap_or_else(|| format!("--shard {shard}")),
+                part: String::new(),
+                part_bytes: 0,
+                rows: variant.rows,
+                images: images.len(),
+                rejected: decode_rejects,
+                rejects_file: record.rejects_file.clone(),
+                computed: variant.computed,
+                cached: cached_hits[b],
+                dataset: dataset.clone(),
+                weights_blake3: variant.weights_blake3.clone(),
+                feature_format_version: contract::FORMAT_VERSION,
+                host: lock::hostname(),
+                pid: std::process::id(),
+                started_at: record.started_at.clone(),
+                finished_at: finished_at.clone(),
+                wall_seconds: wall.elapsed().as_secs_f64(),
+                decode_seconds: record.decode_seconds,
+                backbone_seconds: variant.backbone_seconds,
+            };
+            completion::publish(&part, shard, done)?;
+        }
+    }
     if options.strict && !all_rejects.is_empty() {
         return Err(ExtractError::StrictRejects {
             count: all_rejects.len(),

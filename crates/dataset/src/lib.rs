@@ -25,6 +25,7 @@ pub mod names;
 pub mod parquet_images;
 pub mod pattern;
 pub mod report;
+pub mod s3;
 mod scan;
 pub mod source;
 pub mod split;

@@ -2,12 +2,19 @@
 
 * torch: nn.Linear + Adam (Keras' lr/betas/eps), batch 32, shuffled, BCE-with-logits
   or cross-entropy, 10 epochs (the seed's recipe, as a PyTorch user writes it);
-* sklearn: LogisticRegression(lbfgs, C) with C = 1 / (l2 · n_train), max_iter 1000,
-  and its final objective in head-train's form: mean log-loss + l2/2 · ‖w‖²;
+* sklearn: LogisticRegression(lbfgs, C) with C = 1 / (l2 · n_train), max_iter 1000
+  (multinomial for more than two classes), and its final objective in
+  head-train's form: mean log-loss + l2/2 · ‖W‖² (bias unpenalised). Fitted
+  twice, with its default threads and with BLAS/OpenMP held to one thread
+  (threadpoolctl): the faster is the peer, the default printed beside it (on a
+  busy machine the threaded BLAS can take ten times as long);
 * floor: one numpy pass X.T @ r over the training matrix (median of 20).
 
-Prints one JSON object. usage: head_peers.py FEATURES.parquet L2
+Prints one JSON object. usage: head_peers.py FEATURES.parquet L2 [--sklearn-only] [--repeats N]
+(--sklearn-only: the full-batch peer alone, for the many-class case; --repeats:
+each scikit-learn configuration fitted N times, the fastest kept)
 """
+import contextlib
 import json
 import sys
 import time
@@ -16,6 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 
 def load(path):
@@ -29,8 +37,16 @@ def load(path):
 
 
 def objective(x, y, coef, intercept, l2):
-    z = x.astype(np.float64) @ coef.astype(np.float64) + intercept
-    return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * np.dot(coef, coef))
+    """head-train's objective at scikit-learn's solution, in float64."""
+    coef = coef.astype(np.float64)
+    if coef.shape[0] == 1:
+        z = x.astype(np.float64) @ coef[0] + intercept[0]
+        loss = np.logaddexp(0.0, z) - y * z
+    else:
+        z = x.astype(np.float64) @ coef.T + intercept
+        top = z.max(axis=1)
+        loss = top + np.log(np.exp(z - top[:, None]).sum(axis=1)) - z[np.arange(len(y)), y]
+    return float(np.mean(loss) + 0.5 * l2 * np.sum(coef * coef))
 
 
 def torch_adam(x, y, epochs=10, batch=32):
@@ -53,9 +69,17 @@ def torch_adam(x, y, epochs=10, batch=32):
 
 def main():
     path, l2 = sys.argv[1], float(sys.argv[2])
+    sklearn_only = "--sklearn-only" in sys.argv[3:]
+    repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 1
     x, y = load(path)
     n = len(y)
-    result = {"train_rows": n, "dim": x.shape[1], "torch_threads": torch.get_num_threads()}
+    result = {"train_rows": n, "dim": x.shape[1], "classes": int(y.max()) + 1,
+              "torch_threads": torch.get_num_threads()}
+    result["repeats"] = repeats
+    if sklearn_only:
+        sklearn_fit(x, y, l2, result, repeats)
+        print(json.dumps(result))
+        return
 
     r = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     times = []
@@ -68,13 +92,28 @@ def main():
     result["torch_seconds"] = torch_adam(x, y)
     result["torch_epoch_seconds"] = result["torch_seconds"] / 10
 
-    start = time.perf_counter()
-    model = LogisticRegression(C=1.0 / (l2 * n), solver="lbfgs", max_iter=1000)
-    model.fit(x, y)
-    result["sklearn_seconds"] = time.perf_counter() - start
-    result["sklearn_iterations"] = int(model.n_iter_[0])
-    result["sklearn_objective"] = objective(x, y, model.coef_[0], model.intercept_[0], l2)
+    sklearn_fit(x, y, l2, result, repeats)
     print(json.dumps(result))
+
+
+def sklearn_fit(x, y, l2, result, repeats=1):
+    seconds = {}
+    for config in ("default", "one_thread"):
+        limit = threadpool_limits(1) if config == "one_thread" else contextlib.nullcontext()
+        with limit:
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model = LogisticRegression(C=1.0 / (l2 * len(y)), solver="lbfgs", max_iter=1000)
+                model.fit(x, y)
+                elapsed = time.perf_counter() - start
+                seconds[config] = min(elapsed, seconds.get(config, elapsed))
+    best = min(seconds, key=seconds.get)
+    result["sklearn_seconds"] = seconds[best]
+    result["sklearn_config"] = best
+    result["sklearn_default_seconds"] = seconds["default"]
+    result["sklearn_one_thread_seconds"] = seconds["one_thread"]
+    result["sklearn_iterations"] = int(model.n_iter_[0])
+    result["sklearn_objective"] = objective(x, y, model.coef_, model.intercept_, l2)
 
 
 if __name__ == "__main__":

@@ -184,3 +184,83 @@ fn the_demo_dataset_ranks_lite0_to_lite2() {
     let markdown = std::fs::read_to_string(out.path().join("report/report.md")).unwrap();
     assert!(markdown.contains("**Recommendation.**") && markdown.contains("[95%]"));
 }
+
+/// `scripts/compare` on ten classes (tools/make_classes_data.py: ten shapes,
+/// explicit splits, `arrow` left out of test) with the pretrained Lite0: the
+/// report has top-5 accuracy, balanced accuracy and macro-F1 in its table, a
+/// per-class table and a confusion matrix per run, names the missing class, and
+/// its numbers say the heads learnt the shapes.
+#[test]
+fn compare_on_ten_classes_reports_them_class_by_class() {
+    let Some(_) = release_binaries() else { return };
+    let Some(python) = testkit::python() else {
+        return;
+    };
+    if !workspace_file("data/weights/lite0.safetensors").exists() {
+        testkit::skip_or_fail::<()>("data/weights/lite0.safetensors missing: run scripts/setup");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let dataset = data.path().join("shapes");
+    testkit::run_python(
+        &python,
+        &workspace_file("tools/make_classes_data.py"),
+        &[dataset.to_str().unwrap(), "--absent-from-test", "arrow"],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let stdout = run_compare(&dataset, "lite0", out.path());
+    assert!(
+        stdout.contains("top-5 accuracy [95%]") && stdout.contains("macro-F1"),
+        "{stdout}"
+    );
+
+    let report = read_json(&out.path().join("report/report.json"));
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "Adam and L-BFGS");
+    for row in rows {
+        assert_eq!(row["classes"], 10, "{row}");
+        assert_eq!(row["evaluation_rows"], 54, "nine classes of six: {row}");
+        assert_eq!(row["test_roc_auc_averaging"], "macro-ovr");
+        assert_eq!(row["test_classes_absent"], serde_json::json!(["arrow"]));
+        let accuracy = row["test_accuracy"].as_f64().unwrap();
+        let top5 = row["test_top5_accuracy"].as_f64().unwrap();
+        assert!(top5 >= accuracy && top5 > 0.8, "{row}");
+        let interval = &row["test_top5_accuracy_interval"];
+        assert!(interval["low"].as_f64() < Some(top5) && interval["high"].as_f64() >= Some(top5));
+        for key in ["test_macro_f1", "test_balanced_accuracy"] {
+            assert!(
+                row[key].as_f64().is_some_and(|v| v > 0.3 && v <= 1.0),
+                "{key}: {row}"
+            );
+        }
+        let per_class = row["per_class"].as_object().unwrap();
+        assert_eq!(per_class.len(), 10);
+        assert_eq!(per_class["star"]["support"], 6);
+        assert_eq!(per_class["arrow"]["support"], 0);
+        assert!(per_class["arrow"]["recall"].is_null(), "{row}");
+    }
+    let lbfgs = rows.iter().find(|r| r["head"] == "lbfgs").unwrap();
+    assert!(
+        lbfgs["test_accuracy"].as_f64().unwrap() > 0.6,
+        "pretrained Lite0 features should tell most shapes apart: {lbfgs}"
+    );
+
+    let csv = std::fs::read_to_string(out.path().join("report/report.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for column in [
+        "test_top5_accuracy",
+        "test_macro_f1",
+        "per_class.star.f1",
+        "per_class.arrow.support",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == column),
+            "{column} in {header}"
+        );
+    }
+    let html = std::fs::read_to_string(out.path().join("report/report.html")).unwrap();
+    assert!(html.contains("<figure id=\"plot-confusion\">"));
+    assert!(html.contains("id=\"per-class\"") && html.contains("<td>crescent</td>"));
+    assert!(html.contains("no image of 1 class(es)"));
+    assert!(out.path().join("report/plots/confusion.png").exists());
+}

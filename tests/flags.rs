@@ -131,7 +131,7 @@ fn bad_values_of_typed_flags_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(value), "{stderr}");
     }
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 5] = [
         (
             "extract",
             &["--variant", "b0", "--data", ".", "--tune-top", "0"],
@@ -143,6 +143,15 @@ fn bad_values_of_typed_flags_exit_2() {
         (
             "tune-train",
             &["x.parquet", "--out", "y", "--schedule", "linear"],
+        ),
+        // One threshold parser for both trainers: outside [0, 1] is a bad value.
+        (
+            "head-train",
+            &["x.parquet", "--out", "y", "--threshold", "1.5"],
+        ),
+        (
+            "tune-train",
+            &["x.parquet", "--out", "y", "--threshold", "1.5"],
         ),
     ];
     for (tool, args) in cases {

@@ -112,7 +112,10 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     let tuned = work.path().join("tuned");
     tune_train(&bin, &table, &tuned, &["--epochs", "3", "--threads", "2"]);
     let metrics = read_json(&tuned.join("metrics.json"));
-    assert_eq!(metrics["schema_version"], 3);
+    assert_eq!(
+        metrics["schema_version"],
+        contract::metrics::METRICS_SCHEMA_VERSION
+    );
     assert_eq!(metrics["options"]["optimizer"], "adamw");
     assert_eq!(metrics["tune"]["cut"]["top_blocks"], 1);
     assert_eq!(metrics["roles"]["selection"]["split"], "holdout");
@@ -299,4 +302,100 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         keys.len()
     );
     assert!(worst <= 1e-5, "export vs tune-train: max |Δp| {worst:e}");
+}
+
+/// tune-train scores its roles with head-train's code: on ten classes (one,
+/// `arrow`, without test images) its evaluation names the missing class and
+/// divides nothing by zero, and `--threshold val-f1`, a two-class rule, is
+/// refused by both trainers alike, before any training.
+#[test]
+fn tune_train_on_ten_classes_scores_as_head_train_and_refuses_val_f1() {
+    let (Some(bin), Some(python)) = (release_binaries(), testkit::python()) else {
+        return;
+    };
+    let weights = workspace_file("data/weights/lite0.safetensors");
+    if !weights.exists() {
+        testkit::skip_or_fail::<()>("data/weights/lite0.safetensors missing: run scripts/setup");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("shapes");
+    testkit::run_python(
+        &python,
+        &workspace_file("tools/make_classes_data.py"),
+        &[
+            data.to_str().unwrap(),
+            "--train",
+            "6",
+            "--val",
+            "2",
+            "--test",
+            "2",
+            "--absent-from-test",
+            "arrow",
+        ],
+    );
+    let features = work.path().join("features");
+    let lite0 = format!("lite0={}", weights.display());
+    run(
+        &bin,
+        "extract",
+        &[
+            "--data",
+            data.to_str().unwrap(),
+            "--variant",
+            "lite0",
+            "--weights",
+            &lite0,
+            "--out",
+            features.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--tune-top",
+            "stage",
+        ],
+    );
+    let table = features.join("lite0.parquet");
+
+    for tool in ["tune-train", "head-train"] {
+        let out = work.path().join(format!("refused-{tool}"));
+        let output = Command::new(bin.join(tool))
+            .arg(&table)
+            .args(["--threshold", "val-f1", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{tool}: {stderr}");
+        assert!(
+            stderr.contains(
+                "--threshold val-f1 applies to two classes only (these features have 10)"
+            ),
+            "{tool}: {stderr}"
+        );
+        assert!(!out.join("metrics.json").exists(), "{tool} wrote results");
+    }
+
+    let tuned = work.path().join("tuned");
+    tune_train(&bin, &table, &tuned, &["--epochs", "1", "--threads", "2"]);
+    let text = std::fs::read_to_string(tuned.join("metrics.json")).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf"));
+    let metrics = read_json(&tuned.join("metrics.json"));
+    let evaluation = &metrics["splits"][2];
+    assert_eq!(evaluation["role"], "evaluation");
+    assert_eq!(evaluation["classes_absent"], serde_json::json!(["arrow"]));
+    assert_eq!(evaluation["rows"], 18);
+    let arrow = evaluation["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "arrow")
+        .unwrap();
+    assert_eq!(
+        (arrow["support"].as_u64(), arrow["recall"].is_null()),
+        (Some(0), true)
+    );
+    assert!(evaluation["top5_accuracy"].is_number() && evaluation["macro_f1"].is_number());
+    assert_eq!(evaluation["roc_auc_averaging"], "macro-ovr");
 }

@@ -11,4 +11,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EFFPROBE_PYTHON="${EFFPROBE_PYTHON:-$PWD/.venv/bin/python}"
-cargo test --release -p extract --test conformance -- --ignored --nocapture --exact full_grid
+cargo test --release -p backbone --test conformance -- --ignored --nocapture --exact full_grid

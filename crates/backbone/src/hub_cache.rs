@@ -1,4 +1,5 @@
-//! Weights by name from a local Hugging Face hub cache, never the network.
+//! Weights by name from a local Hugging Face hub cache; reading never touches
+//! the network (`extract --download` fills the cache first: [`crate::hub_download`]).
 //!
 //! `timm/tf_efficientnet_b3.ns_jft_in1k` resolves to
 //! `$HF_HUB_CACHE/models--timm--tf_efficientnet_b3.ns_jft_in1k/snapshots/<rev>/model.safetensors`,
@@ -14,8 +15,8 @@ use crate::recipe::RecipeError;
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     #[error(
-        "{name}: not in the Hugging Face cache at {cache} (effprobe never downloads). Fetch it once with:\n    \
-         huggingface-cli download {name} model.safetensors config.json"
+        "{name}: not in the Hugging Face cache at {cache}; fetch it once with `huggingface-cli \
+         download {name} model.safetensors config.json`, or let extract fetch it: --download"
     )]
     NotCached { name: String, cache: PathBuf },
     #[error("{name}: the cached snapshot {snapshot} has no model.safetensors (only safetensors weights are read)")]
@@ -74,21 +75,29 @@ pub fn looks_like_hub_name(name: &str) -> bool {
 /// `HF_HUB_CACHE`, else `HF_HOME/hub`, else `XDG_CACHE_HOME/huggingface/hub`,
 /// else `~/.cache/huggingface/hub`, as huggingface_hub itself resolves it.
 pub fn default_cache_dir() -> PathBuf {
-    let env = |key: &str| {
-        std::env::var_os(key)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(cache) = env("HF_HUB_CACHE") {
-        return cache;
-    }
-    if let Some(home) = env("HF_HOME") {
-        return home.join("hub");
-    }
-    let cache_root = env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache_root.join("huggingface/hub")
+    env_path("HF_HUB_CACHE").unwrap_or_else(|| hf_home().join("hub"))
+}
+
+/// `HF_HOME`, else `XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`:
+/// where huggingface_hub keeps the hub cache and the login token.
+pub fn hf_home() -> PathBuf {
+    env_path("HF_HOME").unwrap_or_else(|| {
+        env_path("XDG_CACHE_HOME")
+            .or_else(|| env_path("HOME").map(|h| h.join(".cache")))
+            .unwrap_or_else(|| PathBuf::from(".cache"))
+            .join("huggingface")
+    })
+}
+
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The folder of repo `name` in `cache` (`models--OWNER--NAME`).
+pub fn repo_dir(name: &str, cache: &Path) -> PathBuf {
+    cache.join(format!("models--{}", name.replace('/', "--")))
 }
 
 pub fn resolve(name: &str, cache: &Path) -> Result<CachedModel, HubError> {
@@ -96,7 +105,7 @@ pub fn resolve(name: &str, cache: &Path) -> Result<CachedModel, HubError> {
         name: name.to_string(),
         cache: cache.to_path_buf(),
     };
-    let repo = cache.join(format!("models--{}", name.replace('/', "--")));
+    let repo = repo_dir(name, cache);
     let snapshots = repo.join("snapshots");
     // The revision `main` points at, else the newest snapshot present.
     let pinned = std::fs::read_to_string(repo.join("refs/main"))

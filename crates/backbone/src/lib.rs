@@ -1,9 +1,10 @@
 //! Frozen image backbones on libtorch, and everything about their weights: the
 //! native EfficientNet B0..B7 / Lite0..Lite4 ([`efficientnet`]), modules
 //! exported from timm as TorchScript ([`torchscript`]), weights files and their
-//! identity, the local Hugging Face cache ([`hub_cache`]), preprocessing recipes
-//! ([`recipe`]), devices and precisions ([`device`]) and what libtorch sees
-//! ([`runtime`]).
+//! identity, the local Hugging Face cache ([`hub_cache`]) and fetching into it
+//! ([`hub_download`]), which weights a run uses when none are named
+//! ([`weights_lookup`]), preprocessing recipes ([`recipe`]), devices and
+//! precisions ([`device`]) and what libtorch sees ([`runtime`]).
 //!
 //! Two faces: [`FeatureNet`], tensors in and pooled features out, which each
 //! family implements; and [`Backbone`], the pipeline's bytes-in view, which
@@ -17,12 +18,14 @@ pub mod efficientnet;
 mod error;
 mod extractor;
 pub mod hub_cache;
+pub mod hub_download;
 mod id;
 mod net;
 pub mod recipe;
 pub mod runtime;
 pub mod spec;
 pub mod torchscript;
+pub mod weights_lookup;
 
 pub use backbone::{Backbone, BackboneError};
 pub use device::{DeviceRequest, MemoryLayout, Placement, Precision};

@@ -384,19 +384,9 @@ impl HeadFile {
         }
     }
 
-    /// The predicted class: `p(class 1) >= threshold` for two classes, else the
-    /// first most probable.
+    /// The predicted class: [`crate::predictions::predicted_class`], the one rule.
     pub fn predicted(probabilities: &[f64], threshold: f64) -> usize {
-        if probabilities.len() == 2 {
-            return usize::from(probabilities[1] >= threshold);
-        }
-        let mut best = 0;
-        for (i, p) in probabilities.iter().enumerate() {
-            if *p > probabilities[best] {
-                best = i;
-            }
-        }
-        best
+        crate::predictions::predicted_class(probabilities, threshold)
     }
 }
 

@@ -11,8 +11,11 @@ pub const METRICS_FILE: &str = "metrics.json";
 /// Bumped on any change a reader of the previous `metrics.json` would misread.
 /// 2: `options.l2` may be null (the optimiser's default strength); version 1
 /// files read as they are. 3: `tune` (top-block fine-tuning runs, optimizer
-/// `adamw`); earlier files read with `tune` null.
-pub const METRICS_SCHEMA_VERSION: u32 = 3;
+/// `adamw`); earlier files read with `tune` null. 4: each split's
+/// `accuracy_interval`, `top5_accuracy` (and its interval), `macro_f1`,
+/// `balanced_accuracy`, `roc_auc_averaging`, `per_class` and `classes_absent`;
+/// earlier files read with them null or empty.
+pub const METRICS_SCHEMA_VERSION: u32 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,10 +63,13 @@ impl std::str::FromStr for ThresholdRule {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "val-f1" => Ok(ThresholdRule::ValF1),
-            number => number
-                .parse()
-                .map(ThresholdRule::Fixed)
-                .map_err(|_| format!("--threshold {number:?}: expected a number or val-f1")),
+            number => match number.parse::<f64>() {
+                Ok(value) if (0.0..=1.0).contains(&value) => Ok(ThresholdRule::Fixed(value)),
+                Ok(value) => Err(format!("--threshold {value}: must lie in [0, 1]")),
+                Err(_) => Err(format!(
+                    "--threshold {number:?}: expected a number in [0, 1] or val-f1"
+                )),
+            },
         }
     }
 }
@@ -248,6 +254,33 @@ pub struct CandidateRecord {
     pub seconds: f64,
 }
 
+/// A closed interval `[low, high]` (95% unless said otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One class's scores on one split. Undefined ratios are null, never 0/0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    pub class: String,
+    /// Rows of this class in the split.
+    pub support: u64,
+    /// Rows predicted as this class.
+    pub predicted: u64,
+    /// Right among those predicted as it; null when none was.
+    pub precision: Option<f64>,
+    /// Found among its rows; null when the split has none.
+    pub recall: Option<f64>,
+    /// `2 tp / (2 tp + fp + fn)`: 0 when the class is present or predicted but
+    /// never right; null when it is neither present nor predicted.
+    pub f1: Option<f64>,
+}
+
+/// How `top5_accuracy` counts: the true class among this many most probable.
+pub const TOP_K: usize = 5;
+
 /// Scores of one split. Two classes: binary precision/recall/F1 of class 1. More
 /// classes: macro averages over the classes present in truth or prediction,
 /// predictions are the most likely class, ROC-AUC is the macro one-vs-rest mean.
@@ -258,7 +291,8 @@ pub struct SplitMetrics {
     /// `fit`, `selection` or `evaluation`.
     pub role: String,
     pub rows: usize,
-    /// Mean negative log-likelihood of the true class (natural log, unweighted).
+    /// Mean of `−ln max(p(true class), ε)` with ε the f64 machine epsilon
+    /// (scikit-learn's `log_loss`; natural log, unweighted).
     pub log_loss: f64,
     pub accuracy: f64,
     /// `None` (null) when the split lacks a class, where AUC is undefined.
@@ -273,6 +307,35 @@ pub struct SplitMetrics {
     pub expected_calibration_error: f64,
     /// `confusion_matrix[true][predicted]`, in class order.
     pub confusion_matrix: Vec<Vec<u64>>,
+    /// 95% Wilson score interval of `accuracy`.
+    #[serde(default)]
+    pub accuracy_interval: Option<Interval>,
+    /// Share of rows whose true class is among the [`TOP_K`] most probable
+    /// (equal probabilities ranked by class order); null for K ≤ 5 classes.
+    #[serde(default)]
+    pub top5_accuracy: Option<f64>,
+    /// 95% Wilson score interval of `top5_accuracy`.
+    #[serde(default)]
+    pub top5_accuracy_interval: Option<Interval>,
+    /// Mean F1 over the classes present in truth or prediction (scikit-learn's
+    /// `f1_score(average="macro")`), for any number of classes.
+    #[serde(default)]
+    pub macro_f1: Option<f64>,
+    /// Mean recall over the classes present in the split (scikit-learn's
+    /// `balanced_accuracy_score`).
+    #[serde(default)]
+    pub balanced_accuracy: Option<f64>,
+    /// How `roc_auc` averages: `binary` (class 1's scores) or `macro-ovr` (the
+    /// mean one-vs-rest AUC over the classes present in the split).
+    #[serde(default)]
+    pub roc_auc_averaging: Option<String>,
+    /// Per class, in class order.
+    #[serde(default)]
+    pub per_class: Vec<ClassMetrics>,
+    /// Classes with no row in this split: their recall is undefined, and they
+    /// count in neither `balanced_accuracy` nor the macro ROC-AUC.
+    #[serde(default)]
+    pub classes_absent: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

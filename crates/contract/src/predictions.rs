@@ -7,6 +7,28 @@ use std::path::Path;
 use crate::records::{open_csv, publish_csv, RecordError};
 
 pub const PREDICTIONS_FILE: &str = "predictions.csv";
+
+/// The predicted class, the one rule every stage applies: two classes, class 1
+/// when `p(class 1) >= threshold`; more, the most probable class, the first of
+/// them on ties ([`first_argmax`]).
+pub fn predicted_class(probabilities: &[f64], threshold: f64) -> usize {
+    if probabilities.len() == 2 {
+        usize::from(probabilities[1] >= threshold)
+    } else {
+        first_argmax(probabilities)
+    }
+}
+
+/// Index of the largest value, the first of equal ones.
+pub fn first_argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
 const WHAT: &str = "predictions.csv";
 
 /// One image of the evaluation split.

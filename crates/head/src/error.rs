@@ -57,6 +57,8 @@ pub enum HeadError {
     },
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    #[error("invalid option: {0}")]
+    Metrics(#[from] metrics::MetricsError),
     #[error("cannot write {path}: {reason}")]
     Output { path: PathBuf, reason: String },
 }

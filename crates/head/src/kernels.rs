@@ -72,6 +72,29 @@ fn dot_mixed_body(x: &[f32], w: &[f64]) -> f64 {
 }
 
 #[inline(always)]
+fn dot_f64_body(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let whole = n / 8 * 8;
+    let mut lanes = [0.0f64; 8];
+    for (ca, cb) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        for l in 0..8 {
+            lanes[l] += ca[l] * cb[l];
+        }
+    }
+    for (l, (x, y)) in a[whole..n].iter().zip(&b[whole..n]).enumerate() {
+        lanes[l] += x * y;
+    }
+    reduce8(lanes)
+}
+
+#[inline(always)]
+fn axpy_f64_body(y: &mut [f64], alpha: f64, x: &[f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+#[inline(always)]
 fn axpy_f32_body(y: &mut [f32], alpha: f32, x: &[f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
@@ -577,6 +600,14 @@ mod avx2 {
         }
         reduce_f64(lanes)
     }
+}
+dispatch! {
+    /// Σ a_i b_i in f64, in eight interleaved sums added in a fixed order.
+    pub fn dot_f64 / dot_f64_avx2(a: &[f64], b: &[f64]) -> f64 = dot_f64_body;
+}
+dispatch! {
+    /// y += alpha · x, in f64.
+    pub fn axpy_f64 / axpy_f64_avx2(y: &mut [f64], alpha: f64, x: &[f64]) = axpy_f64_body;
 }
 dispatch! {
     /// y += alpha · x.

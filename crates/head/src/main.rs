@@ -56,7 +56,9 @@ struct Cli {
     /// the full-batch solver, then a refit on train + selection).
     #[arg(long, value_enum)]
     sweep_l2: Option<SweepL2>,
-    /// Decision threshold on p(class 1): a number, or `val-f1` to maximise F1 on the selection split.
+    /// Decision threshold on p(class 1) for two classes: a number in [0, 1], or `val-f1` to
+    /// maximise F1 on the selection split. More classes predict the most probable
+    /// (the first on ties), and val-f1 is refused.
     #[arg(long, default_value = "0.5")]
     threshold: ThresholdRule,
     /// Full-batch solver: stop when the largest gradient component is at most this.
@@ -182,16 +184,7 @@ fn main() -> Result<()> {
         );
     }
     for m in &run.metrics {
-        println!(
-            "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}  auc {}  f1 {:.4}",
-            m.role,
-            m.split,
-            m.rows,
-            m.log_loss,
-            m.accuracy,
-            m.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
-            m.f1
-        );
+        println!("{}", metrics::split::summary_line(m));
     }
     println!(
         "kept head {} of {} (lr {:?}, l2 {}) trained in {:.3} s; results in {}",

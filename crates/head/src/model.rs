@@ -107,58 +107,13 @@ pub fn probabilities(logits: &[f64], target: usize, probs: &mut [f64]) -> f64 {
     }
 }
 
-/// Class probabilities for some rows of a matrix.
-#[derive(Clone, Debug)]
-pub struct Predictions {
-    pub classes: usize,
-    /// `rows × classes`, row-major.
-    pub probs: Vec<f64>,
-    /// log p(true class) per row.
-    pub true_log_prob: Vec<f64>,
-}
+/// Class probabilities of some rows with their labels: what the metrics crate scores.
+pub use metrics::Predictions;
 
-impl Predictions {
-    pub fn len(&self) -> usize {
-        self.true_log_prob.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.true_log_prob.is_empty()
-    }
-
-    pub fn row(&self, i: usize) -> &[f64] {
-        &self.probs[i * self.classes..(i + 1) * self.classes]
-    }
-
-    /// Mean negative log-likelihood.
-    pub fn log_loss(&self) -> f64 {
-        -self.true_log_prob.iter().sum::<f64>() / self.len().max(1) as f64
-    }
-
-    /// Predicted class per row: argmax, or `p(class 1) >= threshold` for two classes.
-    pub fn predicted(&self, threshold: f64) -> Vec<u32> {
-        (0..self.len())
-            .map(|i| {
-                let p = self.row(i);
-                if self.classes == 2 {
-                    u32::from(p[1] >= threshold)
-                } else {
-                    argmax(p) as u32
-                }
-            })
-            .collect()
-    }
-}
-
-/// First index of the largest value.
+/// Index of the largest value, the first of equal ones: the predicted-class rule
+/// of every stage ([`metrics::first_argmax`]).
 pub fn argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
+    metrics::first_argmax(values)
 }
 
 /// Rows per task of [`predict`].
@@ -181,14 +136,12 @@ pub fn predict<T: Element>(
     let outputs = head.outputs();
     let dim = head.dim;
     let mut probs = vec![0.0; rows.len() * classes];
-    let mut true_log_prob = vec![0.0; rows.len()];
     let ahead = |position: usize| -> &[u8] {
         rows.get(position + PREDICT_PREFETCH)
             .map_or(&[][..], |&row| as_bytes(matrix.row(row)))
     };
     probs
         .par_chunks_mut(PREDICT_CHUNK * classes)
-        .zip(true_log_prob.par_chunks_mut(PREDICT_CHUNK))
         .zip(rows.par_chunks(PREDICT_CHUNK))
         .enumerate()
         .for_each_init(
@@ -199,7 +152,7 @@ pub fn predict<T: Element>(
                     vec![0.0f64; outputs],
                 )
             },
-            |(scratch, logits32, logits), (chunk, ((probs, log_probs), chunk_rows))| {
+            |(scratch, logits32, logits), (chunk, (probs, chunk_rows))| {
                 let first = chunk * PREDICT_CHUNK;
                 let whole = chunk_rows.len() / GROUP * GROUP;
                 for base in (0..whole).step_by(GROUP) {
@@ -222,7 +175,7 @@ pub fn predict<T: Element>(
                             *z = *z32 as f64;
                         }
                         let i = base + r;
-                        log_probs[i] = probabilities(
+                        probabilities(
                             logits,
                             labels[chunk_rows[i]] as usize,
                             &mut probs[i * classes..(i + 1) * classes],
@@ -235,7 +188,7 @@ pub fn predict<T: Element>(
                     for (z, z32) in logits.iter_mut().zip(logits32.iter()) {
                         *z = *z32 as f64;
                     }
-                    log_probs[i] = probabilities(
+                    probabilities(
                         logits,
                         labels[chunk_rows[i]] as usize,
                         &mut probs[i * classes..(i + 1) * classes],
@@ -246,7 +199,7 @@ pub fn predict<T: Element>(
     Predictions {
         classes,
         probs,
-        true_log_prob,
+        labels: rows.iter().map(|&r| labels[r]).collect(),
     }
 }
 
@@ -300,9 +253,9 @@ mod tests {
             for (i, &row) in picked.iter().enumerate() {
                 head.logits(matrix.row(row), &mut logits32);
                 let logits: Vec<f64> = logits32.iter().map(|&z| z as f64).collect();
-                let log_prob = probabilities(&logits, labels[row] as usize, &mut probs);
-                assert_eq!(predictions.true_log_prob[i].to_bits(), log_prob.to_bits());
+                probabilities(&logits, labels[row] as usize, &mut probs);
                 assert_eq!(predictions.row(i), &probs[..]);
+                assert_eq!(predictions.labels[i], labels[row]);
             }
         }
     }

@@ -8,11 +8,11 @@ use contract::metrics::{
     Activation, FeaturesSummary, HeadMetrics, HeadTiming, Resources, METRICS_SCHEMA_VERSION,
 };
 
-use crate::metrics::CALIBRATION_BINS;
 use crate::model::Head;
 use crate::standardize::Standardization;
 use crate::train::{TrainOptions, TrainedRun};
 use crate::{HeadError, Result};
+use metrics::calibration::CALIBRATION_BINS;
 
 pub use contract::history::HISTORY_FILE;
 pub use contract::metrics::METRICS_FILE;

@@ -10,7 +10,6 @@ use rayon::prelude::*;
 
 use crate::data::{load_features, LoadedFeatures};
 use crate::matrix::{Element, Matrix, Storage};
-use crate::metrics::{best_f1_threshold, split_metrics, SplitMetrics};
 use crate::model::{predict, Head};
 use crate::objective::{head_from_params, params_from_head, FullBatch};
 use crate::optim::adam::{glorot_uniform, Adam, AdamConfig};
@@ -18,6 +17,8 @@ use crate::optim::lbfgs::{minimize, LbfgsConfig};
 use crate::roles::RolePlan;
 use crate::standardize::Standardization;
 use crate::{HeadError, Result};
+use metrics::roles::{score_roles, RolePredictions};
+use metrics::SplitMetrics;
 
 pub use contract::history::HistoryRow;
 use contract::metrics::CandidateRecord;
@@ -105,11 +106,7 @@ fn check_options(options: &TrainOptions) -> Result<()> {
     if options.early_stop == Some(0) {
         return bad("--early-stop needs a patience of at least 1 epoch".into());
     }
-    if let ThresholdRule::Fixed(t) = options.threshold {
-        if !(0.0..=1.0).contains(&t) {
-            return bad(format!("--threshold must lie in [0, 1], got {t}"));
-        }
-    }
+    metrics::threshold::check_value(options.threshold)?;
     if options.tol.is_nan() || options.tol <= 0.0 || options.max_iter == 0 {
         return bad("--tol must be positive and --max-iter at least 1".into());
     }
@@ -153,11 +150,7 @@ pub fn train_loaded<T: Element>(
 ) -> Result<TrainedRun> {
     check_options(options)?;
     let classes = features.classes();
-    if options.threshold == ThresholdRule::ValF1 && classes != 2 {
-        return Err(HeadError::InvalidOption(
-            "--threshold val-f1 applies to two classes only".into(),
-        ));
-    }
+    metrics::threshold::check_rule(options.threshold, classes)?;
     let plan = RolePlan::new(
         &features.splits,
         &features.labels,
@@ -218,12 +211,6 @@ pub fn train_loaded<T: Element>(
 
     let evaluation_start = Instant::now();
     let predictions_of = |rows: &[usize]| predict(&head, &features.matrix, rows, &features.labels);
-    let labels_of = |rows: &[usize]| {
-        rows.iter()
-            .map(|&r| features.labels[r])
-            .collect::<Vec<u32>>()
-    };
-    let selection_labels = labels_of(&plan.selection.rows);
     // After a refit the kept head has seen the selection rows, so its selection
     // scores would be in-sample: selection is scored (and a val-f1 threshold
     // picked) with the head chosen before the refit, which never saw them.
@@ -237,34 +224,17 @@ pub fn train_loaded<T: Element>(
     } else {
         predictions_of(&plan.selection.rows)
     };
-    let threshold = match options.threshold {
-        ThresholdRule::Fixed(t) => t,
-        ThresholdRule::ValF1 => best_f1_threshold(&selection_predictions, &selection_labels),
-    };
-    let mut metrics = Vec::new();
-    for (role, rows) in [("fit", &plan.fit), ("selection", &plan.selection)] {
-        let predictions = if role == "selection" {
-            selection_predictions.clone()
-        } else {
-            predictions_of(&rows.rows)
-        };
-        metrics.push(split_metrics(
-            &rows.split,
-            role,
-            &predictions,
-            &labels_of(&rows.rows),
-            threshold,
-        ));
-    }
+    let fit_predictions = predictions_of(&plan.fit.rows);
     // The evaluation split is scored once, for the chosen head only.
     let evaluation_predictions = predictions_of(&plan.evaluation.rows);
-    metrics.push(split_metrics(
-        &plan.evaluation.split,
-        "evaluation",
-        &evaluation_predictions,
-        &labels_of(&plan.evaluation.rows),
-        threshold,
-    ));
+    let scored = score_roles(
+        RolePredictions::new(&plan.fit.split, &fit_predictions),
+        RolePredictions::new(&plan.selection.split, &selection_predictions),
+        RolePredictions::new(&plan.evaluation.split, &evaluation_predictions),
+        options.threshold,
+        &features.meta.classes,
+    )?;
+    let (threshold, metrics) = (scored.threshold, scored.metrics);
     let evaluation_seconds = evaluation_start.elapsed().as_secs_f64();
     let evaluation = contract::predictions::Predictions {
         classes: features.meta.classes.clone(),
@@ -327,17 +297,12 @@ struct Context<'a, T> {
 }
 
 impl<T: Element> Context<'_, T> {
+    /// Log-loss and accuracy (at threshold 0.5) on the selection rows.
     fn selection_score(&self, head: &Head) -> (f64, f64) {
         let predictions = predict(head, self.matrix, &self.plan.selection.rows, self.labels);
-        let predicted = predictions.predicted(0.5);
-        let correct = predicted
-            .iter()
-            .zip(&self.plan.selection.rows)
-            .filter(|(p, r)| **p == self.labels[**r])
-            .count();
         (
             predictions.log_loss(),
-            correct as f64 / predictions.len().max(1) as f64,
+            predictions.correct(0.5) as f64 / predictions.len().max(1) as f64,
         )
     }
 

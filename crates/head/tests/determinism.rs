@@ -113,6 +113,33 @@ fn full_batch_softmax_is_bit_identical_across_thread_counts() {
     assert_thread_count_invariant(&path, &options);
 }
 
+/// Many classes: the tiled pass (columns in tasks of 64, a partial last tile,
+/// classes padding both tile widths) in f16 storage.
+#[test]
+fn full_batch_many_classes_are_bit_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let classes = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    let rows = common::mixture_rows(
+        150,
+        &classes,
+        &common::standard_counts(classes.len(), 20, 6, 6),
+        0.4,
+        5,
+    );
+    let path = common::write(
+        &dir.path().join("many.parquet"),
+        &common::meta("b3", 150, &classes),
+        rows,
+    );
+    let options = TrainOptions {
+        optimizer: Optimizer::Lbfgs,
+        l2: Some(1e-2),
+        storage: head::Storage::F16,
+        ..Default::default()
+    };
+    assert_thread_count_invariant(&path, &options);
+}
+
 #[test]
 fn clip_l2_search_is_bit_identical_across_thread_counts() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -10,15 +10,25 @@ use head::data::load_features;
 use head::{ClassWeight, Optimizer, TrainOptions};
 
 fn compare_with_sklearn(classes: &[&str], l2: f64, class_weight: ClassWeight) {
+    compare_shape_with_sklearn(classes, 12, 150, l2, class_weight);
+}
+
+/// `dim` columns, `train + 7c` train rows of class c.
+fn compare_shape_with_sklearn(
+    classes: &[&str],
+    dim: usize,
+    train: usize,
+    l2: f64,
+    class_weight: ClassWeight,
+) {
     let Some(python) = testkit::python() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let dim = 12;
     let rows = common::mixture_rows(
         dim,
         classes,
-        &common::standard_counts(classes.len(), 150, 30, 30),
+        &common::standard_counts(classes.len(), train, 30, 30),
         0.35,
         7,
     );
@@ -96,4 +106,12 @@ fn binary_head_with_balanced_class_weights_matches_scikit_learn() {
 #[test]
 fn softmax_head_matches_scikit_learn() {
     compare_with_sklearn(&["cat", "dog", "fox"], 1e-2, ClassWeight::None);
+}
+
+/// Many classes, few rows each, more columns than rows per class: the tiled
+/// pass and the solver's preconditioner for that shape.
+#[test]
+fn many_class_head_with_few_rows_per_class_matches_scikit_learn() {
+    let classes = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
+    compare_shape_with_sklearn(&classes, 70, 4, 2e-2, ClassWeight::None);
 }

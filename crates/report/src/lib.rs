@@ -8,6 +8,7 @@
 //!
 //! [`render`] is the whole stage; `compare` calls it after its runs.
 
+pub mod classes;
 mod error;
 pub mod format;
 pub mod inputs;

@@ -11,6 +11,11 @@ use clap::Parser;
 /// Each run is one of three head kinds: Adam or L-BFGS (head-train's --optimizer), or
 /// top-N fine-tune (a tune-train run, N the blocks it trained). Rows are grouped by kind;
 /// differences, time ratios, paired tests and the recommendation compare runs of one kind.
+///
+/// Per run, the test split class by class: a per-class table (support, predicted,
+/// precision, recall, F1) and the confusion matrix (a plot up to 30 classes, else the
+/// most confused pairs). More than two classes add balanced accuracy and macro-F1, more
+/// than five top-5 accuracy; ROC-AUC is then the macro one-vs-rest mean.
 #[derive(Parser, Debug)]
 #[command(name = "report", version)]
 struct Cli {

@@ -1,45 +1,25 @@
 //! How sure the numbers are: 95% intervals for a model's scores on its test rows
 //! and an exact paired test between two models scored on the same images.
 //!
-//! * Accuracy: the Wilson score interval (Wilson 1927), which keeps its coverage
-//!   near 0 and 1 where the normal approximation does not.
+//! * Accuracy (and top-5 accuracy): the Wilson score interval (Wilson 1927),
+//!   which keeps its coverage near 0 and 1 where the normal approximation does
+//!   not ([`metrics::interval`]).
 //! * Log-loss and ROC-AUC: the percentile bootstrap over test rows, 2,000
 //!   resamples from a fixed seed, so a report is reproducible.
 //! * Two models on the same images: McNemar's exact test, a two-sided binomial
 //!   test on the images exactly one of them gets right.
 
 use contract::predictions::Predictions;
-use head::model::Predictions as HeadPredictions;
+use metrics::auc::AucScorer;
+use metrics::log_loss::row_loss;
 
-/// z for a two-sided 95% interval.
-pub const Z95: f64 = 1.959_963_984_540_054;
+pub use metrics::interval::{wilson, Z95};
+pub use metrics::Interval;
+
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
 pub const BOOTSTRAP_SEED: u64 = 20_261_201;
 /// Neighbours whose paired test gives p at or above this are indistinguishable.
 pub const ALPHA: f64 = 0.05;
-
-/// A closed interval `[low, high]`.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct Interval {
-    pub low: f64,
-    pub high: f64,
-}
-
-/// Wilson score interval for `successes` of `n` at `z`.
-pub fn wilson(successes: usize, n: usize, z: f64) -> Option<Interval> {
-    if n == 0 {
-        return None;
-    }
-    let n_f = n as f64;
-    let p = successes as f64 / n_f;
-    let z2 = z * z;
-    let centre = (p + z2 / (2.0 * n_f)) / (1.0 + z2 / n_f);
-    let half = z / (1.0 + z2 / n_f) * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt();
-    Some(Interval {
-        low: (centre - half).max(0.0),
-        high: (centre + half).min(1.0),
-    })
-}
 
 /// The `q` quantile of sorted values, linearly interpolated (numpy's default).
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -56,12 +36,12 @@ pub fn bootstrap(
     n: usize,
     resamples: usize,
     seed: u64,
-    statistic: impl Fn(&[usize]) -> Option<f64>,
+    mut statistic: impl FnMut(&[usize]) -> Option<f64>,
 ) -> Option<Interval> {
     if n == 0 {
         return None;
     }
-    let mut rng = head::rng::SplitMix64::new(seed, 0);
+    let mut rng = metrics::rng::SplitMix64::new(seed, 0);
     let mut values = Vec::with_capacity(resamples);
     let mut rows = vec![0usize; n];
     for _ in 0..resamples {
@@ -103,64 +83,38 @@ pub fn mcnemar_exact(only_first: usize, only_second: usize) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
-/// A model's test rows as the head crate scores them.
-pub fn as_head_predictions(
-    predictions: &Predictions,
-    rows: &[usize],
-) -> (HeadPredictions, Vec<u32>) {
-    let classes = predictions.classes.len();
-    let mut probs = Vec::with_capacity(rows.len() * classes);
-    let mut true_log_prob = Vec::with_capacity(rows.len());
-    let mut labels = Vec::with_capacity(rows.len());
-    for &r in rows {
-        let row = &predictions.rows[r];
-        probs.extend_from_slice(&row.probabilities);
-        true_log_prob.push(
-            row.probabilities[row.label as usize]
-                .max(f64::MIN_POSITIVE)
-                .ln(),
-        );
-        labels.push(row.label);
-    }
-    (
-        HeadPredictions {
-            classes,
-            probs,
-            true_log_prob,
-        },
-        labels,
-    )
-}
-
-/// Bootstrap intervals of one model's log-loss and ROC-AUC on its test rows.
+/// Bootstrap intervals of one model's log-loss and ROC-AUC on its test rows,
+/// each resample scored by the metrics crate as head-train scores the rows.
 pub fn score_intervals(predictions: &Predictions) -> (Option<Interval>, Option<Interval>) {
-    let n = predictions.rows.len();
+    let scored = metrics::Predictions::from(predictions);
+    let n = scored.len();
+    let losses: Vec<f64> = (0..n)
+        .map(|i| row_loss(scored.true_probability(i)))
+        .collect();
     let loss = bootstrap(n, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, |rows| {
-        Some(as_head_predictions(predictions, rows).0.log_loss())
+        Some(rows.iter().map(|&r| losses[r]).sum::<f64>() / rows.len() as f64)
     });
+    let scorer = AucScorer::new(&scored);
+    let mut counts = vec![0u32; n];
     let auc = bootstrap(n, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, |rows| {
-        let (scored, labels) = as_head_predictions(predictions, rows);
-        head::metrics::auc(&scored, &labels)
+        counts.iter_mut().for_each(|c| *c = 0);
+        for &r in rows {
+            counts[r] += 1;
+        }
+        scorer.auc(Some(&counts))
     });
     (loss, auc)
 }
 
-/// Which rows each model predicts correctly (most probable class; two classes
-/// with the model's threshold on p(class 1)).
+/// Which rows each model predicts correctly: the one predicted-class rule
+/// ([`metrics::predicted_class`], at the model's threshold for two classes).
 pub fn hits(predictions: &Predictions, threshold: Option<f64>) -> Vec<(String, bool)> {
+    let threshold = threshold.unwrap_or(0.5);
     predictions
         .rows
         .iter()
         .map(|row| {
-            let predicted = match (threshold, row.probabilities.as_slice()) {
-                (Some(t), [_, p1]) => usize::from(*p1 >= t),
-                _ => row
-                    .probabilities
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(c, _)| c),
-            };
+            let predicted = metrics::predicted_class(&row.probabilities, threshold);
             (row.key.clone(), predicted == row.label as usize)
         })
         .collect()

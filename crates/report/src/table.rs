@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::classes::{evaluation_detail, ClassView};
 use crate::inputs::{FeatureIndex, HeadRun, HistoryRow, RunRecord};
 use crate::known;
 use crate::recommend::Recommendation;
@@ -104,6 +105,25 @@ pub struct Row {
     /// The kept head was refit on fit ∪ selection (`--sweep-l2 auto`): its
     /// history is the chosen candidate's before the refit.
     pub refit: bool,
+    /// Classes of the features.
+    pub classes: usize,
+    /// Share of test images whose class is among the five most probable; null
+    /// for five classes or fewer (and for runs older than metrics.json schema 4
+    /// without `predictions.csv`).
+    pub test_top5_accuracy: Option<f64>,
+    /// 95% Wilson score interval.
+    pub test_top5_accuracy_interval: Option<Interval>,
+    /// Mean F1 over the classes present in truth or prediction.
+    pub test_macro_f1: f64,
+    /// Mean recall over the classes present in the test split.
+    pub test_balanced_accuracy: f64,
+    /// How `test_roc_auc` averages: `binary` (class 1) or `macro-ovr`.
+    pub test_roc_auc_averaging: String,
+    /// Classes with no test image: their recall is undefined, and balanced
+    /// accuracy and the macro ROC-AUC leave them out.
+    pub test_classes_absent: Vec<String>,
+    /// Per class on the test split: support, predicted, precision, recall, F1.
+    pub per_class: ClassView,
     #[serde(skip)]
     pub history: Vec<HistoryRow>,
     /// Per test image (key), whether the head got it right.
@@ -206,6 +226,11 @@ pub struct FeatureSources {
 }
 
 impl Table {
+    /// The most classes of any row (every row's, when the runs share features).
+    pub fn classes(&self) -> usize {
+        self.rows.iter().map(|r| r.classes).max().unwrap_or(0)
+    }
+
     pub fn mixed_heads(&self) -> bool {
         self.rows.iter().any(|r| r.head != self.rows[0].head)
     }
@@ -322,6 +347,12 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         .as_ref()
         .map(|p| stats::hits(p, metrics.threshold))
         .unwrap_or_default();
+    let detail = evaluation_detail(
+        &evaluation,
+        &metrics.features.classes,
+        run.predictions.as_ref(),
+    );
+    let classes = metrics.features.classes.len();
     Row {
         run: run.name.clone(),
         model: known::display_name(&variant),
@@ -354,6 +385,14 @@ fn row(run: HeadRun, features: Option<&FeatureSources>, notes: &mut Vec<String>)
         epochs,
         estimated_retraining_seconds: None,
         refit: metrics.refit_on_fit_and_selection,
+        classes,
+        test_top5_accuracy: detail.top5_accuracy,
+        test_top5_accuracy_interval: detail.top5_accuracy_interval,
+        test_macro_f1: detail.macro_f1,
+        test_balanced_accuracy: detail.balanced_accuracy,
+        test_roc_auc_averaging: metrics::auc::averaging(classes).to_string(),
+        test_classes_absent: detail.classes_absent,
+        per_class: detail.view,
         history: run.history,
         hits,
     }

@@ -107,6 +107,15 @@ fn report_html_renders_in_headless_chromium() {
         .map(|body| body.matches("<tr>").count());
     assert_eq!(body_rows, Some(5), "one table row per run");
     assert!(dom_text.contains("EfficientNet-B2"));
+    // The per-class view: one collapsible table per run, the first open.
+    let per_class = dom_text
+        .split("<section class=\"classes\" id=\"per-class\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .expect("a per-class section");
+    assert_eq!(per_class.matches("<details").count(), 5, "one per run");
+    assert_eq!(per_class.matches("<details open=\"\">").count(), 1);
+    assert!(per_class.contains("<td>ants</td>") && per_class.contains("<td>bees</td>"));
     for kind in PlotKind::ALL {
         let figure = format!("<figure id=\"plot-{}\">", kind.name());
         let after = dom_text

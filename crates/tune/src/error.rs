@@ -22,6 +22,8 @@ pub enum TuneError {
     Weights { spec: String, reason: String },
     #[error("{0}")]
     InvalidOption(String),
+    #[error("invalid option: {0}")]
+    Metrics(#[from] metrics::MetricsError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

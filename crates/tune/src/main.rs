@@ -65,7 +65,9 @@ struct Cli {
     /// A grid of runs, best selection loss kept: `lr=1e-4,1e-3 weight-decay=0,0.01`.
     #[arg(long, num_args = 1.., value_name = "NAME=V1,V2,...")]
     sweep: Vec<String>,
-    /// Decision threshold on p(class 1): a number, or `val-f1` to maximise F1 on the selection split.
+    /// Decision threshold on p(class 1) for two classes: a number in [0, 1], or `val-f1` to
+    /// maximise F1 on the selection split. More classes predict the most probable
+    /// (the first on ties), and val-f1 is refused.
     #[arg(long, default_value = "0.5")]
     threshold: ThresholdRule,
     /// auto (first GPU if libtorch sees one), cpu, cuda or cuda:N.
@@ -157,16 +159,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     let cut = data.cut();
     for m in &run.metrics {
-        println!(
-            "{:<10} {:<8} rows {:>6}  loss {:.4}  accuracy {:.4}  auc {}  f1 {:.4}",
-            m.role,
-            m.split,
-            m.rows,
-            m.log_loss,
-            m.accuracy,
-            m.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
-            m.f1
-        );
+        println!("{}", metrics::split::summary_line(m));
     }
     let chosen = &run.candidates[run.chosen];
     println!(

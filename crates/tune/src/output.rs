@@ -169,7 +169,7 @@ impl TunedRun {
             chosen: self.chosen,
             refit_on_fit_and_selection: false,
             threshold: (meta.classes.len() == 2).then_some(self.threshold),
-            calibration_bins: head::metrics::CALIBRATION_BINS,
+            calibration_bins: metrics::calibration::CALIBRATION_BINS,
             splits: self.metrics.clone(),
             timing: HeadTiming {
                 load_seconds: self.load_seconds,

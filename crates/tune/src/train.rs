@@ -10,6 +10,7 @@ use contract::metrics::{CandidateRecord, SplitMetrics, ThresholdRule};
 use head::model::{outputs_for, probabilities, Predictions};
 use head::rng::SplitMix64;
 use head::roles::RolePlan;
+use metrics::roles::{score_roles, RolePredictions};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::adamw::AdamW;
@@ -156,7 +157,6 @@ pub fn predict(
 ) -> Result<Predictions> {
     let classes = data.rows.classes();
     let mut probs = Vec::with_capacity(rows.len() * classes);
-    let mut true_log_prob = Vec::with_capacity(rows.len());
     for batch in rows.chunks(batch_size.max(1)) {
         let logits = tch::no_grad(|| {
             top.logits(&data.batch(batch, device)?, false)
@@ -171,21 +171,15 @@ pub fn predict(
         let mut row_probs = vec![0.0; classes];
         for (z, &row) in logits.chunks_exact(outputs_for(classes)).zip(batch) {
             let label = data.rows.labels[row] as usize;
-            true_log_prob.push(probabilities(z, label, &mut row_probs));
+            probabilities(z, label, &mut row_probs);
             probs.extend_from_slice(&row_probs);
         }
     }
     Ok(Predictions {
         classes,
         probs,
-        true_log_prob,
+        labels: rows.iter().map(|&r| data.rows.labels[r]).collect(),
     })
-}
-
-fn accuracy(predictions: &Predictions, labels: &[u32], threshold: f64) -> f64 {
-    let predicted = predictions.predicted(threshold);
-    let correct = predicted.iter().zip(labels).filter(|(p, t)| p == t).count();
-    correct as f64 / labels.len().max(1) as f64
 }
 
 fn loss(logits: &Tensor, labels: &Tensor, classes: usize) -> Result<Tensor> {
@@ -225,10 +219,6 @@ impl Fit<'_> {
         let mut optimizer = AdamW::new(top.parameters(), weight_decay)?;
         let fit = &self.plan.fit.rows;
         let selection = &self.plan.selection.rows;
-        let selection_labels: Vec<u32> = selection
-            .iter()
-            .map(|&r| self.data.rows.labels[r])
-            .collect();
         let steps_per_epoch = fit.len().div_ceil(o.batch_size);
         let total_steps = steps_per_epoch * o.epochs;
         let mut rng = SplitMix64::new(o.seed, 0x7475_6e65);
@@ -271,7 +261,7 @@ impl Fit<'_> {
             epochs_run = epoch;
             let predictions = predict(&top, self.data, selection, o.batch_size.max(64), device)?;
             let val_loss = predictions.log_loss();
-            let val_accuracy = accuracy(&predictions, &selection_labels, 0.5);
+            let val_accuracy = predictions.correct(0.5) as f64 / predictions.len().max(1) as f64;
             history.push(HistoryRow {
                 step: epoch,
                 train_loss: loss_sum / fit.len().max(1) as f64,
@@ -341,6 +331,7 @@ pub fn train(
 ) -> Result<TunedRun> {
     options.check()?;
     let rows = &data.rows;
+    metrics::threshold::check_rule(options.threshold, rows.classes())?;
     let plan = RolePlan::new(
         &rows.splits,
         &rows.labels,
@@ -372,33 +363,19 @@ pub fn train(
     let training_seconds = training.elapsed().as_secs_f64();
 
     let evaluation_started = Instant::now();
-    let labels_of =
-        |rows: &[usize]| -> Vec<u32> { rows.iter().map(|&r| data.rows.labels[r]).collect() };
     let batch = options.batch_size.max(64);
     let device = options.device;
     let selection = predict(&top, data, &plan.selection.rows, batch, device)?;
-    let threshold = match options.threshold {
-        ThresholdRule::Fixed(value) => value,
-        ThresholdRule::ValF1 => {
-            head::metrics::best_f1_threshold(&selection, &labels_of(&plan.selection.rows))
-        }
-    };
     let fit_predictions = predict(&top, data, &plan.fit.rows, batch, device)?;
     let evaluation = predict(&top, data, &plan.evaluation.rows, batch, device)?;
-    let score = |role: &head::roles::RoleRows, name: &str, predictions: &Predictions| {
-        head::metrics::split_metrics(
-            &role.split,
-            name,
-            predictions,
-            &labels_of(&role.rows),
-            threshold,
-        )
-    };
-    let metrics = vec![
-        score(&plan.fit, "fit", &fit_predictions),
-        score(&plan.selection, "selection", &selection),
-        score(&plan.evaluation, "evaluation", &evaluation),
-    ];
+    let scored = score_roles(
+        RolePredictions::new(&plan.fit.split, &fit_predictions),
+        RolePredictions::new(&plan.selection.split, &selection),
+        RolePredictions::new(&plan.evaluation.split, &evaluation),
+        options.threshold,
+        &rows.meta.classes,
+    )?;
+    let (threshold, metrics) = (scored.threshold, scored.metrics);
     Ok(TunedRun {
         top,
         plan,

@@ -11,6 +11,7 @@
 //! the file again.
 
 pub mod arch;
+pub mod canonical;
 mod layers;
 pub mod naming;
 mod network;
@@ -28,6 +29,7 @@ use contract::WeightsIdentity;
 use tch::{Device, Kind, Tensor};
 
 pub use arch::{Architecture, UnknownVariant, Variant};
+pub use canonical::canonical_weights;
 pub use naming::Family;
 pub use padding::Padding;
 pub use top::{cut_point, TopBlocks, TunableTop};

@@ -2,6 +2,7 @@ mod bench;
 mod dataset;
 mod doctor;
 mod export;
+mod hub_weights;
 mod predict;
 mod run;
 mod scan;
@@ -14,7 +15,10 @@ use clap::{Parser, Subcommand};
 /// Run frozen EfficientNet backbones once per image and cache pooled features in Parquet.
 ///
 /// Without a subcommand, extracts features:
+///
 ///   extract --variant b0,b3 --data DATASET --weights b0=W0 --weights b3=W3 --out features/
+///
+///   extract --variant b7 --data DATASET --download   (canonical timm weights, fetched once)
 #[derive(Parser, Debug)]
 #[command(
     name = "extract",

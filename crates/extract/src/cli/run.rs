@@ -1,11 +1,11 @@
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use backbone::efficientnet::{TopBlocks, Variant};
 use backbone::recipe::RecipeOverrides;
-use backbone::{prepare, BackboneChoice, BuildOptions, WeightsSpec};
+use backbone::weights_lookup::choose_weights;
+use backbone::{prepare, BackboneChoice, BuildOptions};
 use contract::{Interpolation, ResizeMode};
 use extract::pipeline::{extract, Backbone, ExtractOptions, ProgressMode, Shard};
 
@@ -31,12 +31,20 @@ pub struct Args {
     dataset: super::dataset::DatasetArgs,
     /// Weights of the native variants: a .safetensors file, a Hugging Face cache name
     /// (timm/tf_efficientnet_b3.ns_jft_in1k), or random[:SEED]. Repeat as VARIANT=SPEC for
-    /// several variants (exported modules carry their own).
+    /// several variants (exported modules carry their own). A variant named by neither
+    /// --weights nor --weights-dir uses its canonical timm weights from the Hugging Face
+    /// cache (extract says which; README, "Pretrained weights").
     #[arg(long, value_name = "[VARIANT=]SPEC")]
     weights: Vec<String>,
     /// Folder holding VARIANT.safetensors for variants without --weights.
     #[arg(long, value_name = "DIR")]
     weights_dir: Option<PathBuf>,
+    /// Fetch Hugging Face weights missing from the cache (the canonical ones, or a name in
+    /// --weights) from $HF_ENDPOINT (default https://huggingface.co), verified against the
+    /// hub's sha256, into the cache; without it a missing entry is an error that says how
+    /// to get it.
+    #[arg(long)]
+    download: bool,
     /// Output folder: VARIANT.parquet, rejects.csv, run.json, and the cache in .cache/.
     #[arg(long, default_value = "features")]
     out: PathBuf,
@@ -123,64 +131,6 @@ impl RecipeArgs {
     }
 }
 
-/// `VARIANT=SPEC` entries by variant, and a bare SPEC for a single variant.
-fn weights_for(
-    args: &Args,
-    variants: &[Variant],
-) -> anyhow::Result<BTreeMap<Variant, WeightsSpec>> {
-    let mut chosen = BTreeMap::new();
-    for entry in &args.weights {
-        let (variant, spec) = match entry.split_once('=') {
-            Some((variant, spec)) => match variant.parse::<Variant>() {
-                Ok(variant) if variants.contains(&variant) => (variant, spec),
-                _ => bail!(
-                    "--weights {entry}: {variant} is not a native variant of this run ({}); \
-                     exported modules carry their own weights",
-                    variants
-                        .iter()
-                        .map(|v| v.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-            None if variants.len() == 1 => (variants[0], entry.as_str()),
-            None => {
-                // Seeded random weights make sense for every variant at once (benchmarks);
-                // a file or a hub name belongs to one.
-                let spec = entry.parse::<WeightsSpec>().map_err(anyhow::Error::msg)?;
-                if !matches!(spec, WeightsSpec::Random { .. }) {
-                    bail!("--weights {entry}: with several variants, write VARIANT=SPEC");
-                }
-                for variant in variants {
-                    chosen.entry(*variant).or_insert_with(|| spec.clone());
-                }
-                continue;
-            }
-        };
-        chosen.insert(
-            variant,
-            spec.parse::<WeightsSpec>().map_err(anyhow::Error::msg)?,
-        );
-    }
-    for variant in variants {
-        if chosen.contains_key(variant) {
-            continue;
-        }
-        let Some(dir) = &args.weights_dir else {
-            bail!("no weights for {variant}: pass --weights {variant}=FILE|HF_NAME|random, or --weights-dir DIR");
-        };
-        let path = dir.join(format!("{}.safetensors", variant.name()));
-        if !path.exists() {
-            bail!(
-                "no weights for {variant}: {} does not exist",
-                path.display()
-            );
-        }
-        chosen.insert(*variant, WeightsSpec::File(path));
-    }
-    Ok(chosen)
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.clone().context("--data is required")?;
     // Cheap checks first: nothing is created, loaded or decoded for a bad command.
@@ -195,8 +145,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             BackboneChoice::Module { .. } => None,
         })
         .collect();
-    let weights = weights_for(&args, &natives)?;
+    let weights = choose_weights(&natives, &args.weights, args.weights_dir.as_deref())?;
     let settings = args.backbone.settings()?;
+    super::hub_weights::make_available(&weights, &settings.hub_cache, args.download, args.quiet)?;
     let overrides = args.recipe.overrides()?;
     let build = BuildOptions {
         batch_size: args.backbone.batch_size,
@@ -208,7 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for choice in &choices {
         let id = choice.id();
         let spec = match choice {
-            BackboneChoice::Native(variant) => Some(&weights[variant]),
+            BackboneChoice::Native(variant) => Some(&weights[variant].spec),
             BackboneChoice::Module { .. } => None,
         };
         let prepared = prepare(choice, spec, &settings, &overrides)

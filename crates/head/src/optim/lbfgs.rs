@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use crate::kernels;
 use crate::objective::Evaluation;
 
 #[derive(Clone, Copy, Debug)]
@@ -57,8 +58,11 @@ struct Point {
 const C1: f64 = 1e-4;
 const C2: f64 = 0.9;
 
+/// The solver's vector work (the two-loop recursion over ten pairs, the line
+/// search) through the AVX2-or-portable kernels: at 120 classes × 1,280
+/// features it is a fifth of a fit.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    kernels::dot_f64(a, b)
 }
 
 fn max_abs(a: &[f64]) -> f64 {
@@ -231,9 +235,7 @@ fn two_loop(
     for (i, (s, y, rho)) in history.iter().enumerate().rev() {
         let alpha = rho * dot(s, direction);
         alphas[i] = alpha;
-        for (d, yi) in direction.iter_mut().zip(y) {
-            *d -= alpha * yi;
-        }
+        kernels::axpy_f64(direction, -alpha, y);
     }
     let gamma = match history.back() {
         Some((s, y, _)) => {
@@ -247,9 +249,7 @@ fn two_loop(
     }
     for (i, (s, y, rho)) in history.iter().enumerate() {
         let beta = rho * dot(y, direction);
-        for (d, si) in direction.iter_mut().zip(s) {
-            *d += si * (alphas[i] - beta);
-        }
+        kernels::axpy_f64(direction, alphas[i] - beta, s);
     }
     for d in direction.iter_mut() {
         *d = -*d;

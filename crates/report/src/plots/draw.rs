@@ -86,7 +86,7 @@ const BAR_PANEL_Y_LABELS: u32 = 72;
 
 /// How wide `text` is drawn in `style`, in pixels (a rough guess if the font
 /// cannot say).
-fn text_width(text: &str, style: &TextStyle) -> u32 {
+pub fn text_width(text: &str, style: &TextStyle) -> u32 {
     style
         .font
         .box_size(text)

@@ -2,6 +2,7 @@
 //! rasterised to PNG from that same SVG.
 
 mod bars;
+mod confusion;
 mod draw;
 mod encode_png;
 mod history;
@@ -41,16 +42,33 @@ pub enum PlotKind {
     AccuracyVsParameters,
     History,
     Time,
+    /// Each run's confusion matrix, for at most
+    /// [`crate::classes::CONFUSION_PLOT_MAX_CLASSES`] classes (past that the
+    /// page lists the most confused pairs).
+    Confusion,
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 5] = [
+    pub const ALL: [PlotKind; 6] = [
         PlotKind::SizeAndParameters,
         PlotKind::AccuracyAndLoss,
         PlotKind::AccuracyVsParameters,
         PlotKind::History,
         PlotKind::Time,
+        PlotKind::Confusion,
     ];
+
+    /// Whether `table` gets this plot: every plot but the confusion matrices,
+    /// drawn up to 30 classes when some run has one.
+    pub fn applies(self, table: &Table) -> bool {
+        match self {
+            PlotKind::Confusion => {
+                table.classes() <= crate::classes::CONFUSION_PLOT_MAX_CLASSES
+                    && !confusion::rows(table).is_empty()
+            }
+            _ => true,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -59,6 +77,7 @@ impl PlotKind {
             PlotKind::AccuracyVsParameters => "accuracy_vs_parameters",
             PlotKind::History => "history",
             PlotKind::Time => "time",
+            PlotKind::Confusion => "confusion",
         }
     }
 
@@ -72,11 +91,19 @@ impl PlotKind {
             }
             PlotKind::History => "Training history: loss and accuracy per epoch".into(),
             PlotKind::Time => "Time: ours against retraining through the backbone".into(),
+            PlotKind::Confusion => format!("{} confusion matrices", capitalized(&split)),
         }
     }
 
     fn caption(self, table: &Table) -> String {
         match self {
+            PlotKind::Confusion => format!(
+                "One panel per run: how the {} images of each class (rows) were predicted \
+                 (columns), shaded by the share of the class's images, counts in the cells that \
+                 hold them; the diagonal, outlined, is right; a grey row: no image of that class. \
+                 Per-class scores: the per-class tables and report.csv.",
+                table.evaluation_split()
+            ),
             PlotKind::SizeAndParameters => {
                 "Per variant: the weights file in MB and the backbone's parameters (without the classifier).".into()
             }
@@ -121,6 +148,7 @@ impl PlotKind {
                 (1200, 70 + 300 * rows)
             }
             PlotKind::AccuracyVsParameters => (900, 560),
+            PlotKind::Confusion => confusion::size(table),
             _ => (1200, 520),
         }
     }
@@ -137,6 +165,7 @@ impl PlotKind {
             PlotKind::AccuracyVsParameters => scatter::accuracy_vs_parameters(table, root),
             PlotKind::History => history::history(table, root),
             PlotKind::Time => time::time(table, root),
+            PlotKind::Confusion => confusion::confusion(table, root),
         }?;
         root.present().map_err(draw::error)
     }
@@ -149,6 +178,7 @@ pub fn write_all(table: &Table, out: &Path) -> Result<Vec<PlotFile>> {
     std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
     PlotKind::ALL
         .iter()
+        .filter(|kind| kind.applies(table))
         .map(|&kind| {
             let plot = render(kind, table)?;
             let svg_path = dir.join(format!("{}.svg", kind.name()));

@@ -122,6 +122,11 @@ impl Axis {
         Axis { ticks }
     }
 
+    /// Every tick: its value and label, for axes drawn by hand.
+    pub fn ticks(&self) -> &[(f64, String)] {
+        &self.ticks
+    }
+
     /// The label of the tick at `value` (plotters asks for exactly its ticks).
     pub fn label(&self, value: &f64) -> String {
         self.ticks

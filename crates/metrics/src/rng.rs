@@ -1,6 +1,8 @@
 //! A tiny seeded generator. Written out rather than taken from `rand` so that a
 //! given `--seed` keeps giving the same shuffles and initial weights whatever
-//! crate versions a later build resolves.
+//! crate versions a later build resolves. It lives with the metrics because
+//! both head-train (shuffles, initial weights) and the report (bootstrap
+//! resamples) draw from it, and the report must not depend on head-train.
 
 /// The SplitMix64 finaliser: a bijective avalanche of 64 bits.
 pub fn mix(mut z: u64) -> u64 {

@@ -102,6 +102,10 @@ pub fn check_object(path: &Path) -> Result<(), DatasetError> {
             source
                 .list(folder_of(&url.key), true)
                 .map_err(|failure| storage_error(&url.to_string(), failure))?;
+            let failure = Failure {
+                reason: format!("{} (the --labels manifest)", failure.reason),
+                ..failure
+            };
             Err(storage_error(&url.to_string(), failure))
         }
         Err(failure) => Err(storage_error(&url.to_string(), failure)),

@@ -10,6 +10,7 @@ use crate::inspect::{inspect_bytes, Inspection};
 use crate::names::{split_of_file, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
 use crate::source::ImageSource;
+use crate::tree::FileTree;
 use crate::DatasetError;
 
 /// How class names are ordered into labels 0..K-1.
@@ -54,29 +55,56 @@ pub struct Collected {
     pub notes: Vec<String>,
 }
 
-/// Reads and inspects every candidate on all cores.
-pub fn inspect_files(candidates: Vec<Candidate>, full_decode: bool) -> (Vec<Found>, Vec<Problem>) {
-    let outcomes: Vec<Result<Found, Problem>> = candidates
-        .into_par_iter()
-        .map(|candidate| {
-            let inspected = std::fs::read(&candidate.absolute)
-                .map_err(|e| format!("cannot read: {e}"))
-                .and_then(|bytes| inspect_bytes(&bytes, full_decode));
-            match inspected {
-                Ok(inspection) => Ok(Found {
-                    path: candidate.path,
-                    source: ImageSource::File(candidate.absolute),
-                    class: candidate.class,
-                    split: candidate.split,
-                    inspection,
-                }),
-                Err(reason) => Err(Problem {
-                    path: candidate.path,
-                    reason,
-                }),
-            }
-        })
-        .collect();
+/// Requests in flight while a scan reads objects one by one: each mostly
+/// waits on the network, so many more than there are cores.
+const OBJECT_READS_IN_FLIGHT: usize = 32;
+
+/// Reads and inspects every candidate on all cores (and, for objects, with
+/// many requests in flight).
+pub fn inspect_files(
+    tree: &FileTree,
+    candidates: Vec<Candidate>,
+    full_decode: bool,
+) -> (Vec<Found>, Vec<Problem>) {
+    let inspect_all = || -> Vec<Result<Found, Problem>> {
+        candidates
+            .into_par_iter()
+            .map(|candidate| {
+                let inspected = tree
+                    .read(&candidate.absolute)
+                    .and_then(|bytes| Ok((bytes, tree.source(&candidate.absolute)?)))
+                    .map_err(|e| format!("cannot read: {e}"))
+                    .and_then(|(bytes, source)| {
+                        inspect_bytes(&bytes, full_decode).map(|inspection| (inspection, source))
+                    });
+                match inspected {
+                    Ok((inspection, source)) => Ok(Found {
+                        path: candidate.path,
+                        source,
+                        class: candidate.class,
+                        split: candidate.split,
+                        inspection,
+                    }),
+                    Err(reason) => Err(Problem {
+                        path: candidate.path,
+                        reason,
+                    }),
+                }
+            })
+            .collect()
+    };
+    let requests = match tree {
+        FileTree::Local => None,
+        FileTree::Objects(_) => rayon::ThreadPoolBuilder::new()
+            .num_threads(OBJECT_READS_IN_FLIGHT)
+            .thread_name(|i| format!("effprobe-s3-scan-{i}"))
+            .build()
+            .ok(),
+    };
+    let outcomes = match requests {
+        Some(pool) => pool.install(inspect_all),
+        None => inspect_all(),
+    };
     let mut found = Vec::new();
     let mut problems = Vec::new();
     for outcome in outcomes {

@@ -95,6 +95,14 @@ pub enum DatasetError {
         named: String,
         unnamed: String,
     },
+    /// Object storage refused or could not answer: a missing bucket or
+    /// object (`missing`), a denied request, an unreachable endpoint.
+    #[error("{location}: {reason}")]
+    Storage {
+        location: String,
+        reason: String,
+        missing: bool,
+    },
     #[error(transparent)]
     SplitsFile(#[from] SplitsFileError),
 }
@@ -107,6 +115,7 @@ impl DatasetError {
             DatasetError::NotFound { .. }
                 | DatasetError::Pattern { .. }
                 | DatasetError::ConflictingOptions { .. }
+                | DatasetError::Storage { missing: true, .. }
         )
     }
 }

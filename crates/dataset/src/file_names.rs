@@ -17,7 +17,8 @@ use crate::folders::LayoutChoice;
 use crate::inspect::has_image_extension;
 use crate::names::{split_name, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
-use crate::walk::{relative_path, top_level, visible_files};
+use crate::tree::FileTree;
+use crate::walk::relative_path;
 use crate::DatasetError;
 
 /// The label `pattern` finds in a file name: its first capture group, when the
@@ -42,6 +43,7 @@ pub fn parse_pattern(text: &str) -> Result<Regex, String> {
 }
 
 pub fn collect(
+    tree: &FileTree,
     root: &Path,
     pattern: &Regex,
     choice: LayoutChoice,
@@ -51,7 +53,7 @@ pub fn collect(
         path: root.to_path_buf(),
         source,
     };
-    let (folders, _) = top_level(root).map_err(unreadable)?;
+    let (folders, _) = tree.top_level(root).map_err(unreadable)?;
     let mut split_of_folder = std::collections::BTreeMap::new();
     for (name, _) in &folders {
         match split_name(name) {
@@ -72,7 +74,7 @@ pub fn collect(
     let mut unmatched: Vec<String> = Vec::new();
     let mut ignored: Vec<String> = Vec::new();
     let mut candidates = Vec::new();
-    for entry in visible_files(root) {
+    for entry in tree.visible_files(root) {
         let path = match entry {
             Ok(path) => path,
             Err(unreadable) => {
@@ -131,7 +133,7 @@ pub fn collect(
         ));
     }
     let splits_from = splits_from(root, &mut candidates, choice, &mut notes)?;
-    let (found, inspect_problems) = inspect_files(candidates, full_decode);
+    let (found, inspect_problems) = inspect_files(tree, candidates, full_decode);
     problems.extend(inspect_problems);
     Ok(Collected {
         root: root.to_path_buf(),

@@ -11,7 +11,8 @@ use contract::Split;
 use crate::collect::{inspect_files, list_some, Candidate, ClassOrder, Collected};
 use crate::names::{is_container, mentions_split, split_name, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
-use crate::walk::{relative_path, top_level, visible_files};
+use crate::tree::FileTree;
+use crate::walk::relative_path;
 use crate::DatasetError;
 
 /// `--layout`: how to read the top-level folders of an image folder dataset.
@@ -56,14 +57,22 @@ fn names(folders: &[(String, PathBuf)]) -> String {
 }
 
 pub fn collect(
+    tree: &FileTree,
     root: &Path,
     choice: LayoutChoice,
     full_decode: bool,
 ) -> Result<Collected, DatasetError> {
-    let (folders, files) = top_level(root).map_err(unreadable(root))?;
+    let (folders, files) = tree.top_level(root).map_err(unreadable(root))?;
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    loose_files(root, &files, "the dataset root", &mut problems, &mut notes);
+    loose_files(
+        tree,
+        root,
+        &files,
+        "the dataset root",
+        &mut problems,
+        &mut notes,
+    );
 
     let mut splits = Vec::new();
     let mut others = Vec::new();
@@ -106,7 +115,7 @@ pub fn collect(
             }
             (false, true) => Layout::Splits,
             (true, false) => {
-                check_classes_look_like_classes(root, &others)?;
+                check_classes_look_like_classes(tree, root, &others)?;
                 Layout::Flat
             }
             (true, true) => {
@@ -125,7 +134,7 @@ pub fn collect(
     let mut candidates = Vec::new();
     if layout == Layout::Flat {
         for (class, dir) in &others {
-            walk_class(root, dir, class, None, &mut candidates, &mut problems);
+            walk_class(tree, root, dir, class, None, &mut candidates, &mut problems);
         }
     } else {
         splits.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -139,15 +148,18 @@ pub fn collect(
                     split,
                 });
             }
-            let class_root = descend_into_twin(&dir, split, &name, &mut notes)?;
+            let class_root = descend_into_twin(tree, &dir, split, &name, &mut notes)?;
             if name != split.as_str() && class_root == dir {
                 notes.push(format!("{name}/ is the {split} split"));
             }
-            let (classes, files) = top_level(&class_root).map_err(unreadable(&class_root))?;
+            let (classes, files) = tree
+                .top_level(&class_root)
+                .map_err(unreadable(&class_root))?;
             let shown = format!("{}/", relative_path(root, &class_root));
-            loose_files(root, &files, &shown, &mut problems, &mut notes);
+            loose_files(tree, root, &files, &shown, &mut problems, &mut notes);
             for (class, class_dir) in classes {
                 walk_class(
+                    tree,
                     root,
                     &class_dir,
                     &class,
@@ -158,7 +170,7 @@ pub fn collect(
             }
         }
     }
-    let (found, inspect_problems) = inspect_files(candidates, full_decode);
+    let (found, inspect_problems) = inspect_files(tree, candidates, full_decode);
     problems.extend(inspect_problems);
     Ok(Collected {
         root: root.to_path_buf(),
@@ -179,12 +191,13 @@ pub fn collect(
 /// cats`): when a split folder holds nothing but one folder naming the same split,
 /// the classes are in there.
 fn descend_into_twin(
+    tree: &FileTree,
     dir: &Path,
     split: Split,
     name: &str,
     notes: &mut Vec<String>,
 ) -> Result<PathBuf, DatasetError> {
-    let (inner, files) = top_level(dir).map_err(unreadable(dir))?;
+    let (inner, files) = tree.top_level(dir).map_err(unreadable(dir))?;
     match inner.as_slice() {
         [(inner_name, inner_dir)]
             if files.is_empty() && split_name(inner_name) == SplitName::Split(split) =>
@@ -201,6 +214,7 @@ fn descend_into_twin(
 /// The top-level folders are about to be taken as classes: refuse when they look
 /// like something else.
 fn check_classes_look_like_classes(
+    tree: &FileTree,
     root: &Path,
     classes: &[(String, PathBuf)],
 ) -> Result<(), DatasetError> {
@@ -235,7 +249,7 @@ fn check_classes_look_like_classes(
     }
     let mut nested_splits = Vec::new();
     for (name, dir) in classes {
-        if let Ok((inner, _)) = top_level(dir) {
+        if let Ok((inner, _)) = tree.top_level(dir) {
             for (inner_name, _) in inner {
                 if split_name(&inner_name) != SplitName::NotASplit {
                     nested_splits.push(format!("{name}/{inner_name}/"));
@@ -272,6 +286,7 @@ fn check_classes_look_like_classes(
 /// Files beside the class (or split) folders: an image there belongs to no class
 /// and is a problem; anything else (a README, a licence) is ignored, and said so.
 fn loose_files(
+    tree: &FileTree,
     root: &Path,
     files: &[(String, PathBuf)],
     place: &str,
@@ -281,7 +296,8 @@ fn loose_files(
     let mut ignored = Vec::new();
     for (name, path) in files {
         let looks_like_image = crate::inspect::has_image_extension(name)
-            || std::fs::read(path)
+            || tree
+                .read(path)
                 .ok()
                 .is_some_and(|bytes| image::guess_format(&bytes).is_ok());
         if looks_like_image {
@@ -307,6 +323,7 @@ fn loose_files(
 /// Every non-hidden file under a class folder, following symlinks; loops and
 /// unreadable entries become problems.
 fn walk_class(
+    tree: &FileTree,
     root: &Path,
     dir: &Path,
     class: &str,
@@ -314,7 +331,7 @@ fn walk_class(
     candidates: &mut Vec<Candidate>,
     problems: &mut Vec<Problem>,
 ) {
-    for entry in visible_files(dir) {
+    for entry in tree.visible_files(dir) {
         match entry {
             Ok(path) => candidates.push(Candidate {
                 path: relative_path(root, &path),

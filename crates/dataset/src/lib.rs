@@ -8,6 +8,8 @@
 //! * Label manifests (`--labels`): CSV or Parquet with path, label and split.
 //! * WebDataset tar shards: a folder of `.tar` files, one shard, or a brace
 //!   pattern; images are read in place.
+//! * Any of these but Parquet under an S3 prefix (`s3://bucket/prefix`), read in
+//!   place through object_store (see `s3`).
 //!
 //! Whether a file is an image is decided by its content, not its name: any file
 //! whose header parses as a supported format counts. Every image is keyed by the
@@ -22,13 +24,16 @@ pub mod hf_parquet;
 pub mod inspect;
 pub mod manifest;
 pub mod names;
+mod objects;
 pub mod parquet_images;
 pub mod pattern;
 pub mod report;
+pub mod s3;
 mod scan;
 pub mod source;
 pub mod split;
 pub mod splits_file;
+pub mod tree;
 pub mod walk;
 pub mod webdataset;
 

@@ -17,7 +17,9 @@ use crate::collect::{inspect_files, list_some, Candidate, ClassOrder, Collected}
 use crate::columns::{self, by_common_name, choose, is_multi_valued, ColumnNames, Role};
 use crate::names::{split_name, SplitName};
 use crate::report::{Layout, Problem, SplitsFrom};
-use crate::walk::{relative_path, visible_files};
+use crate::s3::{S3Source, S3Url};
+use crate::tree::FileTree;
+use crate::walk::relative_path;
 use crate::DatasetError;
 
 /// One data row as written.
@@ -56,6 +58,15 @@ pub struct CheckedRow {
 
 impl Manifest {
     pub fn read(path: &Path, names: &ColumnNames) -> Result<Manifest, DatasetError> {
+        if S3Url::is_s3(path) {
+            let bytes = read_object(path)?;
+            let (table, line_word) = if bytes.starts_with(b"PAR1") {
+                (read_parquet(path, bytes::Bytes::from(bytes))?, "row")
+            } else {
+                (read_csv(path, bytes.as_slice())?, "line")
+            };
+            return Manifest::from_table(path, table, line_word, names);
+        }
         if !path.is_file() {
             return Err(DatasetError::NotFound {
                 path: path.to_path_buf(),
@@ -69,10 +80,15 @@ impl Manifest {
                 f.read_exact(&mut magic).map(|_| magic == *b"PAR1")
             })
             .unwrap_or(false);
+        let unreadable = |source| DatasetError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(unreadable)?;
         let (table, line_word) = if is_parquet {
-            (read_parquet(path)?, "row")
+            (read_parquet(path, file)?, "row")
         } else {
-            (read_csv(path)?, "line")
+            (read_csv(path, file)?, "line")
         };
         Manifest::from_table(path, table, line_word, names)
     }
@@ -336,15 +352,34 @@ fn choose_label(
     }
 }
 
-fn read_csv(path: &Path) -> Result<Table, DatasetError> {
+/// A manifest in S3 (`--labels s3://bucket/labels.csv`), read whole.
+fn read_object(path: &Path) -> Result<Vec<u8>, DatasetError> {
+    let shown = path.display().to_string();
+    let storage = |reason: String, missing: bool| DatasetError::Storage {
+        location: shown.clone(),
+        reason,
+        missing,
+    };
+    let url = S3Url::parse(&shown).map_err(|reason| storage(reason, true))?;
+    let location = crate::s3::object_path(&url.key).map_err(|reason| storage(reason, true))?;
+    let source = S3Source::connect(&url.bucket).map_err(|reason| storage(reason, false))?;
+    source.read_all(&location).map_err(|e| {
+        let missing = e.kind() == std::io::ErrorKind::NotFound;
+        let reason = e.to_string();
+        let reason = reason
+            .strip_prefix(&format!("{url}: "))
+            .unwrap_or(&reason)
+            .to_string();
+        storage(format!("the --labels manifest: {reason}"), missing)
+    })
+}
+
+fn read_csv(path: &Path, input: impl std::io::Read) -> Result<Table, DatasetError> {
     let bad = |reason: String| DatasetError::Manifest {
         path: path.to_path_buf(),
         reason,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| bad(format!("cannot read as CSV: {e}")))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| bad(format!("cannot read the CSV header: {e}")))?
@@ -430,17 +465,16 @@ where
         .collect()
 }
 
-fn read_parquet(path: &Path) -> Result<Table, DatasetError> {
+fn read_parquet(
+    path: &Path,
+    input: impl parquet::file::reader::ChunkReader + 'static,
+) -> Result<Table, DatasetError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let bad = |reason: String| DatasetError::Manifest {
         path: path.to_path_buf(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|source| DatasetError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let builder = ParquetRecordBatchReaderBuilder::try_new(input)
         .map_err(|e| bad(format!("cannot read as Parquet: {e}")))?;
     let header: Vec<String> = builder
         .schema()
@@ -502,9 +536,9 @@ fn strip_extension(path: &str) -> &str {
 }
 
 impl StemIndex {
-    fn build(root: &Path) -> StemIndex {
+    fn build(tree: &FileTree, root: &Path) -> StemIndex {
         let mut by_stem: HashMap<String, Vec<String>> = HashMap::new();
-        for path in visible_files(root).filter_map(Result::ok) {
+        for path in tree.visible_files(root).filter_map(Result::ok) {
             let relative = relative_path(root, &path);
             let name = relative.rsplit('/').next().unwrap_or(&relative);
             if crate::inspect::has_image_extension(name) {
@@ -555,6 +589,7 @@ impl StemIndex {
 
 /// A manifest over the files under `root`.
 pub fn collect(
+    tree: &FileTree,
     root: &Path,
     manifest: &Manifest,
     full_decode: bool,
@@ -576,11 +611,11 @@ pub fn collect(
     let mut first_line: HashMap<String, usize> = HashMap::new();
     for row in &rows {
         let at = manifest.where_(row.line);
-        let resolved = if root.join(&row.path).is_file() {
+        let resolved = if tree.is_file(&root.join(&row.path)) {
             Resolved::File(row.path.clone())
         } else {
             stems
-                .get_or_insert_with(|| StemIndex::build(root))
+                .get_or_insert_with(|| StemIndex::build(tree, root))
                 .resolve(&row.path)
         };
         let file = match resolved {
@@ -646,17 +681,21 @@ pub fn collect(
             first: rows.first().map(|r| r.path.clone()).unwrap_or_default(),
         });
     }
-    let manifest_inside = manifest
-        .path
-        .canonicalize()
-        .ok()
-        .zip(root.canonicalize().ok())
-        .and_then(|(m, r)| {
-            m.strip_prefix(&r)
-                .ok()
-                .map(|p| relative_path(Path::new(""), p))
-        });
-    let unlisted = visible_files(root)
+    let manifest_inside = match tree {
+        FileTree::Local => manifest
+            .path
+            .canonicalize()
+            .ok()
+            .zip(root.canonicalize().ok()),
+        FileTree::Objects(_) => Some((manifest.path.clone(), root.to_path_buf())),
+    }
+    .and_then(|(m, r)| {
+        m.strip_prefix(&r)
+            .ok()
+            .map(|p| relative_path(Path::new(""), p))
+    });
+    let unlisted = tree
+        .visible_files(root)
         .filter_map(Result::ok)
         .map(|path| relative_path(root, &path))
         .filter(|path| !listed.contains(path) && Some(path) != manifest_inside.as_ref())
@@ -689,7 +728,7 @@ pub fn collect(
             root.display()
         ));
     }
-    let (found, inspect_problems) = inspect_files(candidates, full_decode);
+    let (found, inspect_problems) = inspect_files(tree, candidates, full_decode);
     problems.extend(inspect_problems);
     Ok(Collected {
         root: root.to_path_buf(),

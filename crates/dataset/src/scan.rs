@@ -1,7 +1,8 @@
 //! One entry point for every input people bring: `--data` as an image folder (with
 //! or without a `--labels` manifest or `--label-from-name`), a folder of tar
 //! shards, one shard, a folder of Hugging Face Parquet files, one such file, or a
-//! pattern of shards or Parquet files.
+//! pattern of shards or Parquet files; each of them but Parquet also under an
+//! S3 prefix (`s3://bucket/prefix`), walked and read through the same `FileTree`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,11 +15,16 @@ use crate::columns::ColumnNames;
 use crate::folders::LayoutChoice;
 use crate::hf_parquet::is_parquet_name;
 use crate::manifest::Manifest;
+use crate::objects::Named;
 use crate::report::{ImageEntry, Layout, Problem, ScanReport, SplitsFrom};
+use crate::s3::S3Url;
 use crate::split::{assign_splits, KeyedLabel, SplitFractions};
-use crate::walk::{relative_path, visible_files};
+use crate::tree::FileTree;
+use crate::walk::relative_path;
 use crate::webdataset::is_shard_name;
-use crate::{file_names, folders, hf_parquet, manifest, pattern, webdataset, DatasetError};
+use crate::{
+    file_names, folders, hf_parquet, manifest, objects, pattern, webdataset, DatasetError,
+};
 
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
@@ -47,12 +53,21 @@ enum Input {
 
 /// Whether `--data` (every file of a pattern too) and `--labels` name something
 /// that exists: the cheap check a caller makes before any slow setup.
+/// In S3, one request each: the manifest object answers, and the folder the
+/// dataset is in may be listed.
 pub fn check_inputs(data: &Path, labels: Option<&Path>) -> Result<(), DatasetError> {
-    if let Some(labels) = labels.filter(|l| !l.is_file()) {
-        return Err(DatasetError::NotFound {
-            path: labels.to_path_buf(),
-            what: "the --labels manifest",
-        });
+    match labels {
+        Some(labels) if S3Url::is_s3(labels) => objects::check_object(labels)?,
+        Some(labels) if !labels.is_file() => {
+            return Err(DatasetError::NotFound {
+                path: labels.to_path_buf(),
+                what: "the --labels manifest",
+            })
+        }
+        _ => {}
+    }
+    if S3Url::is_s3(data) {
+        return objects::check(data);
     }
     check_data_path(data)
 }
@@ -96,49 +111,51 @@ fn by_kind(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
     (shards, parquet, others)
 }
 
-fn resolve(data: &Path) -> Result<Input, DatasetError> {
-    if pattern::is_pattern(data) {
-        let text = data.to_string_lossy();
-        let (root, files) = pattern::expand(&text)?;
-        let (shards, parquet, others) = by_kind(files);
-        return match (shards.is_empty(), parquet.is_empty(), others.first()) {
-            (false, true, None) => Ok(Input::Shards { root, shards }),
-            (true, false, None) => Ok(Input::Parquet {
-                root,
-                files: parquet,
-            }),
-            _ => Err(DatasetError::Pattern {
-                pattern: text.into_owned(),
-                reason:
-                    "it names files of several kinds; a pattern names tar shards or Parquet files"
-                        .into(),
-            }),
-        };
+/// A pattern's files, which must be all shards or all Parquet files.
+fn pattern_input(pattern: &str, root: PathBuf, files: Vec<PathBuf>) -> Result<Input, DatasetError> {
+    let (shards, parquet, others) = by_kind(files);
+    match (shards.is_empty(), parquet.is_empty(), others.first()) {
+        (false, true, None) => Ok(Input::Shards { root, shards }),
+        (true, false, None) => Ok(Input::Parquet {
+            root,
+            files: parquet,
+        }),
+        _ => Err(DatasetError::Pattern {
+            pattern: pattern.to_string(),
+            reason: "it names files of several kinds; a pattern names tar shards or Parquet files"
+                .into(),
+        }),
     }
-    check_data_path(data)?;
+}
+
+/// One file named as `--data`: a shard or a Parquet file.
+fn file_input(data: &Path) -> Result<Input, DatasetError> {
     let name = data
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if data.is_file() {
-        if is_shard_name(&name) {
-            return Ok(Input::Shards {
-                root: parent_of(data),
-                shards: vec![data.to_path_buf()],
-            });
-        }
-        if is_parquet_name(&name) {
-            return Ok(Input::Parquet {
-                root: parent_of(data),
-                files: vec![data.to_path_buf()],
-            });
-        }
-        return Err(DatasetError::NotADataset {
-            path: data.to_path_buf(),
-            reason: "a file; expected a folder of images, a .tar shard, a .parquet file or a pattern of them (a --labels manifest goes in --labels)".into(),
+    if is_shard_name(&name) {
+        return Ok(Input::Shards {
+            root: parent_of(data),
+            shards: vec![data.to_path_buf()],
         });
     }
-    let (shards, parquet, others) = by_kind(visible_files(data).filter_map(Result::ok).collect());
+    if is_parquet_name(&name) {
+        return Ok(Input::Parquet {
+            root: parent_of(data),
+            files: vec![data.to_path_buf()],
+        });
+    }
+    Err(DatasetError::NotADataset {
+        path: data.to_path_buf(),
+        reason: "a file; expected a folder of images, a .tar shard, a .parquet file or a pattern of them (a --labels manifest goes in --labels)".into(),
+    })
+}
+
+/// A folder named as `--data`, told by what it holds.
+fn folder_input(tree: &FileTree, data: &Path) -> Result<Input, DatasetError> {
+    let (shards, parquet, others) =
+        by_kind(tree.visible_files(data).filter_map(Result::ok).collect());
     let first_image = others.iter().find(|path| {
         crate::inspect::has_image_extension(&path.file_name().unwrap_or_default().to_string_lossy())
     });
@@ -173,6 +190,43 @@ fn resolve(data: &Path) -> Result<Input, DatasetError> {
     }
 }
 
+/// What `--data` names, and the tree its files are read from.
+fn resolve(data: &Path) -> Result<(FileTree, Input), DatasetError> {
+    if S3Url::is_s3(data) {
+        return resolve_objects(data);
+    }
+    let local = FileTree::Local;
+    if pattern::is_pattern(data) {
+        let text = data.to_string_lossy();
+        let (root, files) = pattern::expand(&text)?;
+        return Ok((local, pattern_input(&text, root, files)?));
+    }
+    check_data_path(data)?;
+    let input = if data.is_file() {
+        file_input(data)?
+    } else {
+        folder_input(&local, data)?
+    };
+    Ok((local, input))
+}
+
+/// `--data s3://…`: listed once, then read as a local copy would be.
+fn resolve_objects(data: &Path) -> Result<(FileTree, Input), DatasetError> {
+    let (tree, named) = objects::resolve(data)?;
+    let input = match named {
+        Named::Pattern { root, files } => pattern_input(&data.to_string_lossy(), root, files)?,
+        Named::File(file) => file_input(&file)?,
+        Named::Folder(root) => folder_input(&tree, &root)?,
+    };
+    if matches!(input, Input::Parquet { .. }) {
+        return Err(DatasetError::NotADataset {
+            path: data.to_path_buf(),
+            reason: "Hugging Face Parquet files are read from local disk only (copy them, e.g. with `aws s3 cp --recursive`, and pass the local folder); image folders, manifests and tar shards are read from S3 in place".into(),
+        });
+    }
+    Ok((tree, input))
+}
+
 /// Finds the dataset's images, labels and splits, and every file left out.
 pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetError> {
     let manifest = options
@@ -181,7 +235,8 @@ pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetErr
         .map(|path| Manifest::read(path, &options.columns))
         .transpose()?;
     let by_name = options.label_from_name.as_ref();
-    let collected = match resolve(data)? {
+    let (tree, input) = resolve(data)?;
+    let collected = match input {
         Input::Folder(root) => match (&manifest, by_name) {
             (Some(_), Some(_)) => {
                 return Err(DatasetError::ConflictingOptions {
@@ -196,18 +251,18 @@ pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetErr
                         context: "with --labels (the manifest says where each image belongs)",
                     });
                 }
-                manifest::collect(&root, manifest, options.full_decode)?
+                manifest::collect(&tree, &root, manifest, options.full_decode)?
             }
             (None, Some(pattern)) => {
                 refuse_columns(
                     options,
                     "with --label-from-name (file names have no columns)",
                 )?;
-                file_names::collect(&root, pattern, options.layout, options.full_decode)?
+                file_names::collect(&tree, &root, pattern, options.layout, options.full_decode)?
             }
             (None, None) => {
                 refuse_columns(options, "without --labels (an image folder has no columns)")?;
-                folders::collect(&root, options.layout, options.full_decode)?
+                folders::collect(&tree, &root, options.layout, options.full_decode)?
             }
         },
         Input::Shards { root, shards } => {
@@ -229,7 +284,13 @@ pub fn scan(data: &Path, options: &ScanOptions) -> Result<ScanReport, DatasetErr
                     "with tar shards without --labels (shards have no columns)",
                 )?;
             }
-            webdataset::collect(&root, &shards, manifest.as_ref(), options.full_decode)?
+            webdataset::collect(
+                &tree,
+                &root,
+                &shards,
+                manifest.as_ref(),
+                options.full_decode,
+            )?
         }
         Input::Parquet { root, files } => {
             if options.layout != LayoutChoice::Auto {

@@ -1,7 +1,10 @@
 //! Where an image's bytes live: a file, a member of a tar shard or a cell of a
-//! Parquet image column, read in place (no unpacking to disk).
+//! Parquet image column, or an object (or a member of a tar object) in S3, read
+//! in place (no unpacking to disk).
 
 use std::path::PathBuf;
+
+use crate::s3::S3Object;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageSource {
@@ -19,6 +22,15 @@ pub enum ImageSource {
         column: String,
         row_group: usize,
         row: usize,
+    },
+    /// An object in S3-compatible storage, read whole.
+    S3Object(S3Object),
+    /// `size` bytes at `offset` of an uncompressed tar object in S3-compatible
+    /// storage (ranged reads of cached blocks).
+    S3TarMember {
+        shard: S3Object,
+        offset: u64,
+        size: u64,
     },
 }
 
@@ -47,6 +59,12 @@ impl ImageSource {
                 row_group,
                 row,
             } => crate::parquet_images::read_image(file, column, *row_group, *row),
+            ImageSource::S3Object(object) => object.read(),
+            ImageSource::S3TarMember {
+                shard,
+                offset,
+                size,
+            } => shard.read_range(*offset, *size),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::collect::{splits_from_file_names, ClassOrder, Collected, Found};
 use crate::inspect::{inspect_bytes, Inspection};
 use crate::manifest::Manifest;
 use crate::report::{Layout, Problem, SplitsFrom};
-use crate::source::ImageSource;
+use crate::tree::FileTree;
 use crate::walk::relative_path;
 use crate::DatasetError;
 
@@ -94,7 +94,7 @@ fn read_member(entry: &mut impl Read, size: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// Reads one shard sequentially: every image hashed and checked, every label read.
-fn read_shard(path: &Path, shown: &str, full_decode: bool) -> ShardRead {
+fn read_shard(tree: &FileTree, path: &Path, shown: &str, full_decode: bool) -> ShardRead {
     let mut read = ShardRead {
         samples: Vec::new(),
         problems: Vec::new(),
@@ -111,7 +111,7 @@ fn read_shard(path: &Path, shown: &str, full_decode: bool) -> ShardRead {
         ));
         return read;
     }
-    let file = match std::fs::File::open(path) {
+    let file = match tree.open(path) {
         Ok(file) => file,
         Err(e) => {
             read.problems
@@ -263,6 +263,7 @@ fn own_label(sample: &Sample) -> Result<String, String> {
 }
 
 pub fn collect(
+    tree: &FileTree,
     root: &Path,
     shards: &[PathBuf],
     manifest: Option<&Manifest>,
@@ -272,7 +273,7 @@ pub fn collect(
     let reads: Vec<ShardRead> = shards
         .par_iter()
         .zip(shown.par_iter())
-        .map(|(path, shown)| read_shard(path, shown, full_decode))
+        .map(|(path, shown)| read_shard(tree, path, shown, full_decode))
         .collect();
 
     let mut problems = Vec::new();
@@ -362,13 +363,19 @@ pub fn collect(
                 SplitsFrom::ShardNames => shard_splits[shard_index],
                 _ => None,
             };
+            let source = match tree.member_source(&shards[shard_index], image.offset, image.size) {
+                Ok(source) => source,
+                Err(e) => {
+                    problems.push(Problem {
+                        path: at(&image.name),
+                        reason: format!("cannot read: {e}"),
+                    });
+                    continue;
+                }
+            };
             found.push(Found {
                 path: at(&image.name),
-                source: ImageSource::TarMember {
-                    shard: shards[shard_index].clone(),
-                    offset: image.offset,
-                    size: image.size,
-                },
+                source,
                 class: label,
                 split,
                 inspection,

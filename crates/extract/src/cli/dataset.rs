@@ -23,7 +23,8 @@ pub struct DatasetArgs {
     /// subfolder; the sample key for tar shards), a label column (names or integers) and an
     /// optional split column. Columns go by their usual names (path, file_name, filename, file,
     /// image, image_id, id, img, filepath; label, class, category, target, breed, species,
-    /// labels; split) or --path-column, --label-column, --split-column.
+    /// labels; split) or --path-column, --label-column, --split-column. A local file or an
+    /// object (s3://BUCKET/KEY).
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
     /// The column that names each image in a --labels manifest, or holds it (a struct of bytes

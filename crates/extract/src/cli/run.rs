@@ -24,7 +24,8 @@ pub struct Args {
     )]
     variant: Vec<String>,
     /// The dataset: a folder (ROOT/CLASS/* split by content hash, or ROOT/{train,val,test}/CLASS/*),
-    /// a folder of WebDataset .tar shards, one shard, or a pattern (shards/train-{00000..00099}.tar).
+    /// a folder of WebDataset .tar shards, one shard, or a pattern (shards/train-{00000..00099}.tar);
+    /// any of these under s3://BUCKET/PREFIX too, read in place (AWS_* variables; see README).
     #[arg(long, required = true)]
     data: Option<PathBuf>,
     #[command(flatten)]

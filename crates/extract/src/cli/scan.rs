@@ -6,7 +6,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// The dataset: a folder (ROOT/CLASS/* split by content hash, or ROOT/{train,val,test}/CLASS/*),
     /// a folder of WebDataset .tar shards, one shard, a folder of Hugging Face Parquet files, one
-    /// such file, or a pattern (shards/train-{00000..00099}.tar, data/test-*.parquet).
+    /// such file, or a pattern (shards/train-{00000..00099}.tar, data/test-*.parquet); any of
+    /// these but Parquet under s3://BUCKET/PREFIX too, read in place (AWS_* variables; see README).
     #[arg(long, required_unless_present = "old_dataset")]
     data: Option<PathBuf>,
     /// Deprecated: the dataset as a positional argument (use --data).

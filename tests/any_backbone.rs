@@ -314,7 +314,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
     );
     let markdown = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(
-        markdown.contains("| r18 |") && markdown.contains("| EfficientNet-Lite0 |"),
+        markdown.contains("| resnet18 (r18) |") && markdown.contains("| EfficientNet-Lite0 |"),
         "{markdown}"
     );
     assert!(

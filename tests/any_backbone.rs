@@ -9,7 +9,7 @@
 //!
 //! Modules are made by tools/export_backbone.py from seeded random weights
 //! (timm's `resnet18`, small and quick on a CPU); conformance to timm's own
-//! features is crates/backbone/tests/timm_conformance.rs.
+//! features is tests/timm_conformance.rs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

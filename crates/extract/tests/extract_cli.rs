@@ -140,7 +140,11 @@ fn kill_nine_then_resume_equals_an_uninterrupted_run(model: &Model) {
             .flatten()
             .flatten()
             .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
-            .filter(|f| !f.file_name().to_string_lossy().starts_with('.'))
+            .filter(|f| {
+                // Committed chunks: not a temporary (dot) and not a seal or timing file.
+                let name = f.file_name().to_string_lossy().into_owned();
+                !name.starts_with('.') && name.ends_with(".parquet")
+            })
             .count()
     };
     while committed_chunks() < 2 {

@@ -17,7 +17,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use contract::FeatureDataset;
-use effprobe_tests::{export_backbone, read_json, release_binaries, workspace_file};
+use effprobe_tests::{
+    export_backbone, features_by_key, read_json, release_binaries, workspace_file,
+};
 
 /// 12 ants and 12 bees from hymenoptera's train and val, as split folders.
 fn sample(dir: &Path) -> Option<PathBuf> {
@@ -86,22 +88,6 @@ fn lite0() -> Option<String> {
     } else {
         testkit::skip_or_fail(&format!("{} missing: run scripts/setup", path.display()))
     }
-}
-
-fn features_by_key(path: &Path) -> HashMap<String, Vec<f32>> {
-    let batch = FeatureDataset::open(path).unwrap().read_all().unwrap();
-    let dim = batch.feature_dim;
-    batch
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(row, key)| {
-            (
-                key.clone(),
-                batch.features[row * dim..(row + 1) * dim].to_vec(),
-            )
-        })
-        .collect()
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! chain them. The binaries belong to other packages, so they are found in the
 //! workspace's target folder (`scripts/test` builds them first).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `target/release` (or `$EFFPROBE_BIN`), checked to hold every binary.
@@ -53,4 +54,15 @@ pub fn export_backbone(model: &str, weights: &str, dir: &Path, name: &str) -> Op
         ],
     );
     Some(module)
+}
+
+/// key → feature row of a feature file (or folder of part files).
+pub fn features_by_key(table: &Path) -> HashMap<String, Vec<f32>> {
+    let batch = contract::FeatureDataset::open(table)
+        .unwrap_or_else(|e| panic!("{}: {e}", table.display()))
+        .read_all()
+        .expect("feature rows");
+    (0..batch.len())
+        .map(|row| (batch.keys[row].clone(), batch.feature(row).to_vec()))
+        .collect()
 }

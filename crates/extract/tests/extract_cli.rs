@@ -16,16 +16,7 @@ const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 fn sample(dir: &Path) -> Option<PathBuf> {
     let shared = testkit::shared_dataset("hymenoptera")?;
     for class in ["ants", "bees"] {
-        std::fs::create_dir_all(dir.join(class)).unwrap();
-        let mut names: Vec<_> = std::fs::read_dir(shared.join("train").join(class))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-            .collect();
-        names.sort();
-        for path in names.iter().take(24) {
-            std::fs::copy(path, dir.join(class).join(path.file_name().unwrap())).unwrap();
-        }
+        copy_photos(&shared, class, 24, dir);
     }
     Some(shared)
 }
@@ -327,22 +318,12 @@ fn clear_errors_before_any_work() {
 
 /// Copies `count` photos of hymenoptera's train/CLASS into `dir/CLASS`.
 fn copy_photos(shared: &Path, class: &str, count: usize, dir: &Path) -> Vec<PathBuf> {
-    let mut names: Vec<_> = std::fs::read_dir(shared.join("train").join(class))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-        .collect();
-    names.sort();
-    std::fs::create_dir_all(dir.join(class)).unwrap();
-    names
-        .iter()
-        .take(count)
-        .map(|path| {
-            let copy = dir.join(class).join(path.file_name().unwrap());
-            std::fs::copy(path, &copy).unwrap();
-            copy
-        })
-        .collect()
+    testkit::copy_photos(
+        &shared.join("train").join(class),
+        0,
+        count,
+        &dir.join(class),
+    )
 }
 
 #[test]

@@ -111,6 +111,28 @@ pub fn shared_dataset(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// Copies the JPEG files of `from` (sorted by name; `skip` first, then `count`)
+/// into `to`, created if needed; returns the copies' paths.
+pub fn copy_photos(from: &Path, skip: usize, count: usize, to: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(from)
+        .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    names.sort();
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    names
+        .iter()
+        .skip(skip)
+        .take(count)
+        .map(|path| {
+            let copy = to.join(path.file_name().expect("a file name"));
+            std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            copy
+        })
+        .collect()
+}
+
 /// A tiny PNG whose header claims `width × height` (a decompression bomb
 /// without the payload): a few bytes of pixel data behind a huge claim.
 pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {

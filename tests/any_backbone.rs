@@ -11,14 +11,14 @@
 //! (timm's `resnet18`, small and quick on a CPU); conformance to timm's own
 //! features is tests/timm_conformance.rs.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use contract::FeatureDataset;
 use effprobe_tests::{
-    export_backbone, features_by_key, read_json, release_binaries, workspace_file,
+    export_backbone, features_by_key, prediction_gap, read_json, release_binaries, run_tool,
+    workspace_file, PredictionGap,
 };
 
 /// 12 ants and 12 bees from hymenoptera's train and val, as split folders.
@@ -45,19 +45,6 @@ fn exported() -> Option<&'static Path> {
         })
         .as_ref()
         .map(|(_, module)| module.as_path())
-}
-
-fn run(bin: &Path, tool: &str, args: &[&str]) -> Output {
-    let output = Command::new(bin.join(tool))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
-    assert!(
-        output.status.success(),
-        "{tool} {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 /// The one-line error of a command that must fail with exit code `code`.
@@ -113,7 +100,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
     };
     let args = extract_args(&features);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&bin, "extract", &args);
+    run_tool(&bin, "extract", &args);
 
     let record = read_json(&features.join("run.json"));
     let module_record = record["variants"]
@@ -156,7 +143,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
     );
 
     // A rerun computes nothing, for the module as for the native network.
-    run(&bin, "extract", &args);
+    run_tool(&bin, "extract", &args);
     let rerun = read_json(&features.join("run.json"));
     for variant in rerun["variants"].as_array().unwrap() {
         assert_eq!(variant["computed"], 0, "{variant}");
@@ -168,7 +155,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
     let mut shard_args = extract_args(&sharded);
     shard_args.extend(["--shard".into(), "0/2".into()]);
     let shard_args: Vec<&str> = shard_args.iter().map(String::as_str).collect();
-    run(&bin, "extract", &shard_args);
+    run_tool(&bin, "extract", &shard_args);
     let whole = features_by_key(&features.join("r18.parquet"));
     let part = features_by_key(&sharded.join("r18"));
     assert!(!part.is_empty() && part.len() < whole.len());
@@ -183,7 +170,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
     bf16_args.drain(2..4);
     bf16_args.extend(["--precision".into(), "bf16".into()]);
     let bf16_args: Vec<&str> = bf16_args.iter().map(String::as_str).collect();
-    run(&bin, "extract", &bf16_args);
+    run_tool(&bin, "extract", &bf16_args);
     let reduced = features_by_key(&bf16.join("r18.parquet"));
     let mut worst = 0f64;
     for (key, row) in &reduced {
@@ -202,7 +189,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
     let runs = work.path().join("runs");
     let head = runs.join("r18-lbfgs");
     let table = features.join("r18.parquet");
-    run(
+    run_tool(
         &bin,
         "head-train",
         &[
@@ -215,7 +202,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
         ],
     );
     let predicted = work.path().join("predicted.csv");
-    run(
+    run_tool(
         &bin,
         "extract",
         &[
@@ -230,24 +217,14 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
             data.join("val").to_str().unwrap(),
         ],
     );
-    let expected = evaluation_probabilities(&head);
-    let mut reader = csv::Reader::from_path(&predicted).unwrap();
-    let header = reader.headers().unwrap().clone();
-    let key = header.iter().position(|h| h == "key").unwrap();
-    let bees = header.iter().position(|h| h == "p_bees").unwrap();
-    let mut compared = 0;
-    let mut worst = 0f64;
-    for record in reader.records() {
-        let record = record.unwrap();
-        let p: f64 = record[bees].parse().unwrap();
-        worst = worst.max((p - expected[&record[key]]).abs());
-        compared += 1;
-    }
+    let PredictionGap {
+        compared, worst, ..
+    } = prediction_gap(&head, &predicted, "bees");
     assert_eq!(compared, 24);
     assert!(worst <= 1e-5, "predict vs head-train: max |Δp| {worst:e}");
 
     let served = work.path().join("served.pt");
-    run(
+    run_tool(
         &bin,
         "extract",
         &[
@@ -264,7 +241,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
 
     // The report reads both families into one table.
     let lite_head = runs.join("lite0-lbfgs");
-    run(
+    run_tool(
         &bin,
         "head-train",
         &[
@@ -277,7 +254,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
         ],
     );
     let report = work.path().join("report");
-    run(
+    run_tool(
         &bin,
         "report",
         &[
@@ -298,18 +275,6 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
         markdown.contains("11,176,512"),
         "module parameters in the table"
     );
-}
-
-/// key → p(class 1) of a head-train run's predictions.csv.
-fn evaluation_probabilities(run: &Path) -> HashMap<String, f64> {
-    let mut reader = csv::Reader::from_path(run.join("predictions.csv")).unwrap();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[0].to_string(), r[3].parse().unwrap())
-        })
-        .collect()
 }
 
 #[test]

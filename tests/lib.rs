@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// `target/release` (or `$EFFPROBE_BIN`), checked to hold every binary.
 pub fn release_binaries() -> Option<PathBuf> {
@@ -65,4 +66,69 @@ pub fn features_by_key(table: &Path) -> HashMap<String, Vec<f32>> {
     (0..batch.len())
         .map(|row| (batch.keys[row].clone(), batch.feature(row).to_vec()))
         .collect()
+}
+
+/// Runs `bin/tool args`, which must succeed (its stderr in the panic otherwise).
+pub fn run_tool(bin: &Path, tool: &str, args: &[&str]) -> Output {
+    let output = Command::new(bin.join(tool))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// How `extract predict`'s CSV (`predicted`, column `p_CLASS`) compares with the
+/// probabilities a head-train or tune-train run wrote for the same images.
+pub struct PredictionGap {
+    /// Rows of `predicted` compared.
+    pub compared: usize,
+    /// Rows of the run's predictions.csv.
+    pub run_rows: usize,
+    /// The largest |p_predict - p_run|.
+    pub worst: f64,
+}
+
+/// key → p(class 1) of a head-train or tune-train run's predictions.csv.
+pub fn run_probabilities(run: &Path) -> HashMap<String, f64> {
+    let path = run.join("predictions.csv");
+    csv::Reader::from_path(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .records()
+        .map(|r| {
+            let r = r.expect("predictions.csv row");
+            // key, ..., p(class 1) in the fourth column.
+            (r[0].to_string(), r[3].parse().expect("a probability"))
+        })
+        .collect()
+}
+
+pub fn prediction_gap(run: &Path, predicted: &Path, class: &str) -> PredictionGap {
+    let expected = run_probabilities(run);
+    let mut predictions = csv::Reader::from_path(predicted)
+        .unwrap_or_else(|e| panic!("{}: {e}", predicted.display()));
+    let header = predictions.headers().expect("a header").clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} column in {}", predicted.display()))
+    };
+    let (key, probability) = (column("key"), column(&format!("p_{class}")));
+    let mut gap = PredictionGap {
+        compared: 0,
+        run_rows: expected.len(),
+        worst: 0.0,
+    };
+    for record in predictions.records() {
+        let record = record.expect("predicted row");
+        let p: f64 = record[probability].parse().expect("a probability");
+        gap.worst = gap.worst.max((p - expected[&record[key]]).abs());
+        gap.compared += 1;
+    }
+    gap
 }

@@ -18,13 +18,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use backbone::torchscript::ExportedModule;
 use backbone::{FeatureNet, ModelId, Placement};
 use contract::FeatureDataset;
-use effprobe_tests::{features_by_key, release_binaries, workspace_file};
+use effprobe_tests::{features_by_key, release_binaries, run_tool, workspace_file};
 use tch::{Kind, Tensor};
 
 const SAME_PIXELS_TOLERANCE: f64 = 1e-4;
@@ -180,18 +179,6 @@ fn features_by_path(table: &Path) -> Vec<(String, Vec<f32>)> {
             )
         })
         .collect()
-}
-
-fn run_tool(bin: &Path, tool: &str, args: &[&str]) {
-    let output = Command::new(bin.join(tool))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
-    assert!(
-        output.status.success(),
-        "{tool} {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {

@@ -4,24 +4,13 @@
 //! bit for bit for a seed and thread count, and `extract predict` / `export`
 //! reproduce its evaluation probabilities.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use effprobe_tests::{read_json, release_binaries, workspace_file};
-
-fn run(bin: &Path, tool: &str, args: &[&str]) -> Output {
-    let output = Command::new(bin.join(tool))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
-    assert!(
-        output.status.success(),
-        "{tool} {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use effprobe_tests::{
+    prediction_gap, read_json, release_binaries, run_probabilities, run_tool, workspace_file,
+    PredictionGap,
+};
 
 fn tune_train(bin: &Path, features: &Path, out: &Path, extra: &[&str]) {
     let mut args = vec![
@@ -33,23 +22,7 @@ fn tune_train(bin: &Path, features: &Path, out: &Path, extra: &[&str]) {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    run(bin, "tune-train", &args);
-}
-
-/// key → p(class 1) of a run's predictions.csv.
-fn evaluation_probabilities(run: &Path) -> HashMap<String, f64> {
-    let mut reader = csv_reader(&run.join("predictions.csv"));
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[0].to_string(), r[3].parse().unwrap())
-        })
-        .collect()
-}
-
-fn csv_reader(path: &Path) -> csv::Reader<std::fs::File> {
-    csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    run_tool(bin, "tune-train", &args);
 }
 
 #[test]
@@ -80,7 +53,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         "--tune-top",
         "stage",
     ];
-    run(&bin, "extract", &extract_args);
+    run_tool(&bin, "extract", &extract_args);
 
     // The cache: recorded in run.json with its size, readable without effprobe.
     let record = read_json(&features.join("run.json"));
@@ -104,7 +77,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     assert_eq!(read["finite"], true);
 
     // A rerun computes nothing: features and activations both come from the cache.
-    run(&bin, "extract", &extract_args);
+    run_tool(&bin, "extract", &extract_args);
     let again = read_json(&features.join("run.json"));
     assert_eq!(again["variants"][0]["computed"], 0, "{again}");
 
@@ -140,7 +113,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
 
     // predict on the evaluation images reproduces tune-train's probabilities.
     let predicted = work.path().join("predicted.csv");
-    run(
+    run_tool(
         &bin,
         "extract",
         &[
@@ -155,20 +128,12 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
             data.join("val").to_str().unwrap(),
         ],
     );
-    let expected = evaluation_probabilities(&tuned);
-    let mut reader = csv_reader(&predicted);
-    let header = reader.headers().unwrap().clone();
-    let key = header.iter().position(|h| h == "key").unwrap();
-    let bees = header.iter().position(|h| h == "p_bees").unwrap();
-    let mut worst = 0f64;
-    let mut compared = 0;
-    for record in reader.records() {
-        let record = record.unwrap();
-        let p: f64 = record[bees].parse().unwrap();
-        worst = worst.max((p - expected[&record[key]]).abs());
-        compared += 1;
-    }
-    assert_eq!(compared, expected.len());
+    let PredictionGap {
+        compared,
+        run_rows,
+        worst,
+    } = prediction_gap(&tuned, &predicted, "bees");
+    assert_eq!(compared, run_rows);
     eprintln!("predict vs tune-train: max |Δp| {worst:.2e} over {compared} images");
     assert!(worst <= 1e-5, "predict vs tune-train: max |Δp| {worst:e}");
 
@@ -202,7 +167,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     // report: the tune run is a third head kind beside a probe of the same features.
     let runs = work.path().join("runs");
     let probe = runs.join("lite0-adam");
-    run(
+    run_tool(
         &bin,
         "head-train",
         &[
@@ -219,7 +184,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         std::fs::copy(&path, fine_tune.join(path.file_name().unwrap())).unwrap();
     }
     let report = work.path().join("report");
-    run(
+    run_tool(
         &bin,
         "report",
         &[
@@ -247,7 +212,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
 
     // export: one TorchScript module of the tuned network.
     let module = work.path().join("tuned.pt");
-    run(
+    run_tool(
         &bin,
         "extract",
         &[
@@ -293,6 +258,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
         .forward_ts(&[input])
         .unwrap();
     let probabilities: Vec<f32> = Vec::try_from(probabilities.flatten(0, -1)).unwrap();
+    let expected = run_probabilities(&tuned);
     let mut worst = 0f64;
     for (i, key) in keys.iter().enumerate() {
         worst = worst.max((f64::from(probabilities[i * 2 + 1]) - expected[key]).abs());
@@ -337,7 +303,7 @@ fn tune_train_on_ten_classes_scores_as_head_train_and_refuses_val_f1() {
     );
     let features = work.path().join("features");
     let lite0 = format!("lite0={}", weights.display());
-    run(
+    run_tool(
         &bin,
         "extract",
         &[

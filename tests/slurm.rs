@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use contract::FeatureDataset;
 use effprobe_tests::{release_binaries, workspace_file};
+use extract::pipeline::shard::ENGINE_VARIABLES;
 
 /// What the test runs: Slurm and munge (`.ci/run` installs them), `timeout`
 /// (coreutils) and `kill` (procps).
@@ -37,23 +38,6 @@ const PROGRAMS: [&str; 10] = [
     "sinfo",
     "timeout",
     "kill",
-];
-
-/// Variables `--shard auto` reads: kept out of the jobs' environment (sbatch
-/// exports the submitter's), so a CI runner's own never leak in.
-const ENGINE_VARIABLES: [&str; 12] = [
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_MIN",
-    "SLURM_ARRAY_TASK_MAX",
-    "SLURM_ARRAY_TASK_STEP",
-    "SLURM_ARRAY_TASK_COUNT",
-    "SLURM_PROCID",
-    "SLURM_NTASKS",
-    "SLURM_STEP_ID",
-    "JOB_COMPLETION_INDEX",
-    "EFFPROBE_NUM_SHARDS",
-    "RANK",
-    "WORLD_SIZE",
 ];
 
 /// Every wait of the test ends by then: nothing here may hang CI.

@@ -9,26 +9,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use contract::{FeatureDataset, Shard, ShardRecord};
+use extract::pipeline::shard::ENGINE_VARIABLES;
 
 const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
-
-/// Every variable `--shard auto` reads: cleared so the test's own environment
-/// (a CI job inside Slurm, say) never leaks in.
-const ENGINE_VARIABLES: [&str; 13] = [
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_MIN",
-    "SLURM_ARRAY_TASK_MAX",
-    "SLURM_ARRAY_TASK_STEP",
-    "SLURM_ARRAY_TASK_COUNT",
-    "SLURM_PROCID",
-    "SLURM_NTASKS",
-    "SLURM_STEP_ID",
-    "JOB_COMPLETION_INDEX",
-    "EFFPROBE_NUM_SHARDS",
-    "RANK",
-    "WORLD_SIZE",
-    "SLURM_JOB_ID",
-];
 
 /// Environment variables a run is given.
 type Variables<'a> = &'a [(&'a str, &'a str)];

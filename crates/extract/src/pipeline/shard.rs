@@ -11,6 +11,23 @@ pub use contract::Shard;
 /// Indexed Job, or a Slurm array resubmitted for some of its shards.
 pub const NUM_SHARDS_VAR: &str = "EFFPROBE_NUM_SHARDS";
 
+/// Every environment variable `--shard auto` reads (a unit test holds the list
+/// to what it asks for): tests clear them so their own engine never leaks in.
+pub const ENGINE_VARIABLES: [&str; 12] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_PROCID",
+    "SLURM_NTASKS",
+    "SLURM_STEP_ID",
+    "JOB_COMPLETION_INDEX",
+    NUM_SHARDS_VAR,
+    "RANK",
+    "WORLD_SIZE",
+];
+
 /// What `--shard` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShardChoice {
@@ -255,6 +272,21 @@ mod tests {
 
     fn shard(vars: &[(&str, &str)]) -> String {
         auto(vars).unwrap().shard.to_string()
+    }
+
+    #[test]
+    fn engine_variables_lists_every_variable_auto_reads() {
+        // Every name set, then none: each branch asks for its variables.
+        for set in [true, false] {
+            let asked = std::cell::RefCell::new(Vec::new());
+            let _ = ShardChoice::Auto.resolve_in(|name| {
+                asked.borrow_mut().push(name.to_string());
+                set.then(|| "1".to_string())
+            });
+            for name in asked.into_inner() {
+                assert!(ENGINE_VARIABLES.contains(&name.as_str()), "{name} unlisted");
+            }
+        }
     }
 
     #[test]

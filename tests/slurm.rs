@@ -107,7 +107,7 @@ impl Cluster {
              SlurmctldPort={ctld}\n\
              SlurmdPort={slurmd}\n\
              AuthType=auth/munge\n\
-             AuthInfo=socket={socket}\n\
+             AuthInfo=socket={socket},cred_expire=5\n\
              CredType=cred/munge\n\
              StateSaveLocation={state}\n\
              SlurmdSpoolDir={spool}\n\
@@ -562,24 +562,16 @@ fn the_sbatch_recipe_runs_as_an_array_and_a_resubmission_of_what_status_names_co
     );
 
     // Task 1, refused, requeued by the recipe: Slurm holds a requeued job back
-    // (BeginTime); release the shard and let it start now.
+    // until its old launch credential has expired (BeginTime, cred_expire + 1 s;
+    // cred_expire=5 above). Release the shard and let Slurm start it then: forcing
+    // StartTime=now can relaunch it within the second its credential was revoked,
+    // and slurmd then kills the launch ("Job credential revoked").
     let task1 = format!("{job}_1");
     let wait = cluster.wait_for(PATIENCE, "task 1 to be requeued", || {
         cluster.state(&task1) == "PENDING BeginTime"
     });
     assert!(wait.is_ok(), "{wait:?}\n{}", task_logs(&work));
     drop(held);
-    let update = cluster
-        .run(
-            "scontrol",
-            &["update", &format!("JobId={task1}"), "StartTime=now"],
-        )
-        .unwrap();
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
     let wait = cluster.wait_for(PATIENCE, "the array to end", || cluster.queue_empty());
     assert!(wait.is_ok(), "{wait:?}\n{}", task_logs(&work));
     let single = single.wait_with_output().unwrap();

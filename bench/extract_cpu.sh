@@ -10,6 +10,13 @@
 # same module against extract running it (target >= 1.2), and TorchScript B0
 # against native B0.
 #
+# Timing, the same span on both sides: the peers from the first request to the
+# DataLoader to the last batch's features (loading, tracing, freezing and warm-up
+# excluded), extract from its pipeline's start to the last feature file written
+# (run.json's wall_seconds: libtorch's start, the scan and loading excluded).
+# Every target is judged on that span; extract's process wall time (setup
+# included on its side only) is printed beside it as a second, harsher ratio.
+#
 # usage: bench/extract_cpu.sh [DATASET] [VARIANT] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,16 +63,21 @@ end=$(date +%s.%N)
 import json, sys
 peer, strong = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 run = json.load(open(sys.argv[3]))
-seconds = float(sys.argv[5]) - float(sys.argv[4])
+process = float(sys.argv[5]) - float(sys.argv[4])
+seconds = run["wall_seconds"]
 ours = run["images"] / seconds
 v = run["variants"][0]
 print(f"peer     {peer['images']:5d} images  {peer['seconds']:7.2f} s  {peer['images_per_second']:7.2f} images/s  (plain: torchvision + DataLoader)")
 print(f"strong   {strong['images']:5d} images  {strong['seconds']:7.2f} s  {strong['images_per_second']:7.2f} images/s  "
       f"(channels-last, {strong['compiler']}, inference_mode, {strong['workers']} workers; "
-      f"forward alone {strong['forward_images_per_second']:.2f} images/s)")
-print(f"extract  {run['images']:5d} images  {seconds:7.2f} s  {ours:7.2f} images/s  (process wall time, scan included)")
+      f"forward alone {strong['forward_images_per_second']:.2f} images/s; setup {strong['setup_seconds']:.2f} s not counted)")
+print(f"extract  {run['images']:5d} images  {seconds:7.2f} s  {ours:7.2f} images/s  "
+      f"(pipeline: first image read to last feature written; process wall {process:.2f} s, "
+      f"{run['images'] / process:.2f} images/s)")
 print(f"         backbone {v['backbone_seconds']:.2f} s ({v['images_per_second']:.2f} images/s), decode+resize {run['decode_seconds']:.2f} CPU-s")
-print(f"ratio    {ours / strong['images_per_second']:.2f}  (extract / strong peer images per second; target >= 1.8)")
+print(f"ratio    {ours / strong['images_per_second']:.2f}  (extract / strong peer images per second, same span; target >= 1.8)")
+print(f"ratio    {run['images'] / process / strong['images_per_second']:.2f}  "
+      "(extract's process wall, libtorch start + scan + loading included / strong peer, its setup excluded)")
 print(f"ratio    {ours / peer['images_per_second']:.2f}  (extract / plain peer images per second)")
 print(f"forward  {v['images_per_second'] / strong['forward_images_per_second']:.2f}  "
       "(extract's backbone inside the pipeline / strong peer's forward pass alone)")
@@ -77,8 +89,8 @@ PY
 # pass is the same code on both sides, so any gain is the pipeline's (decoding in
 # Rust, overlapped with the forward pass). timm's efficientnet_b0 exported the same
 # way is printed against the native B0 above.
-native_rate=$("$python" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["images"] / (float(sys.argv[3]) - float(sys.argv[2])))' \
-    "$work/features/run.json" "$start" "$end")
+native_rate=$("$python" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["images"] / r["wall_seconds"])' \
+    "$work/features/run.json")
 for model in ${EFFPROBE_BENCH_MODULES-resnet50 convnext_tiny efficientnet_b0}; do
     "$python" tools/export_backbone.py "$model" --weights random:0 --out "$work/modules/$model.pt" >/dev/null
     peers=$(OMP_NUM_THREADS=$threads "$python" bench/extract_peer.py module "$dataset" --module "$work/modules/$model.pt" "${peer_flags[@]}")
@@ -90,16 +102,19 @@ for model in ${EFFPROBE_BENCH_MODULES-resnet50 convnext_tiny efficientnet_b0}; d
 import json, sys
 model, record, start, end, native = sys.argv[1], json.load(open(sys.argv[2])), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 peers = [json.loads(line) for line in sys.argv[6].splitlines() if line.strip()]
-ours = record["images"] / (end - start)
+process = end - start
+ours = record["images"] / record["wall_seconds"]
 v = record["variants"][0]
 for r in peers:
     print(f"{r['mode']:14s} {model:16s} {r['images']:5d} images  {r['seconds']:7.2f} s  {r['images_per_second']:7.2f} images/s  "
           f"(forward alone {r['forward_images_per_second']:.2f} images/s)")
-print(f"{'extract':14s} {model:16s} {record['images']:5d} images  {end - start:7.2f} s  {ours:7.2f} images/s  "
-      f"(backbone {v['images_per_second']:.2f} images/s inside the pipeline)")
+print(f"{'extract':14s} {model:16s} {record['images']:5d} images  {record['wall_seconds']:7.2f} s  {ours:7.2f} images/s  "
+      f"(backbone {v['images_per_second']:.2f} images/s inside the pipeline; process wall {process:.2f} s, "
+      f"{record['images'] / process:.2f} images/s)")
 best = max(peers, key=lambda r: r["images_per_second"])
-print(f"ratio    {ours / best['images_per_second']:.2f}  ({model}: extract / PyTorch running the same module, "
-      f"best of {', '.join(r['mode'] for r in peers)}: {best['mode']}; target >= 1.2)")
+print(f"ratio    {ours / best['images_per_second']:.2f}  ({model}: extract / PyTorch running the same module, same span, "
+      f"best of {', '.join(r['mode'] for r in peers)}: {best['mode']}; target >= 1.2; "
+      f"process wall: {record['images'] / process / best['images_per_second']:.2f})")
 if model == "efficientnet_b0":
     print(f"ratio    {ours / native:.2f}  (TorchScript timm efficientnet_b0 / native B0 through extract)")
 PY

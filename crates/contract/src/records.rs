@@ -166,3 +166,12 @@ pub(crate) fn read_csv<T: DeserializeOwned>(
         .map(|row| row.map_err(|e| malformed(e.to_string())))
         .collect()
 }
+
+/// This process's peak resident memory so far (Linux `VmHWM`; `None` elsewhere):
+/// what `run.json` and `metrics.json` record as `peak_rss_bytes`, measured one way.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use head::data::load_features;
+use feature_matrix::load::load_features;
+use feature_matrix::roles::RolePlan;
 use head::model::predict;
 use head::objective::FullBatch;
 use head::optim::adam::{glorot_uniform, Adam, AdamConfig};
 use head::optim::lbfgs::{minimize, LbfgsConfig};
-use head::roles::RolePlan;
 
 fn summary(mut seconds: Vec<f64>) -> String {
     seconds.sort_by(f64::total_cmp);

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::kernels::{dot_f32, dots_f32_group, GROUP};
-use crate::matrix::{as_bytes, Element, Matrix};
+use feature_matrix::matrix::{as_bytes, Element, Matrix};
 
 /// A linear head over (possibly standardised) features.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,14 +44,8 @@ impl Head {
     }
 }
 
-/// One logit suffices for two classes.
-pub fn outputs_for(classes: usize) -> usize {
-    if classes == 2 {
-        1
-    } else {
-        classes
-    }
-}
+/// The head's outputs and probabilities from logits: the rule tune-train uses too.
+pub use metrics::probabilities::{outputs_for, probabilities};
 
 /// Numerically stable logistic function.
 #[inline]
@@ -68,43 +62,6 @@ pub fn sigmoid(z: f64) -> f64 {
 #[inline]
 pub fn softplus(z: f64) -> f64 {
     z.max(0.0) + (-z.abs()).exp().ln_1p()
-}
-
-/// Class probabilities into `probs` (length `classes`) and the log-probability of
-/// class `target`, both from the logits, stably.
-#[inline]
-pub fn probabilities(logits: &[f64], target: usize, probs: &mut [f64]) -> f64 {
-    if logits.len() == 1 {
-        let z = logits[0];
-        // sigmoid(z) and softplus(±z) all start from e^-|z|: computed once, the
-        // same bits as calling them.
-        let e = (-z.abs()).exp();
-        let p = if z >= 0.0 {
-            1.0 / (1.0 + e)
-        } else {
-            e / (1.0 + e)
-        };
-        probs[0] = 1.0 - p;
-        probs[1] = p;
-        // log σ(z) = -softplus(-z); log(1 - σ(z)) = -softplus(z)
-        let softplus = |z: f64| z.max(0.0) + e.ln_1p();
-        if target == 1 {
-            -softplus(-z)
-        } else {
-            -softplus(z)
-        }
-    } else {
-        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut sum = 0.0;
-        for (p, z) in probs.iter_mut().zip(logits) {
-            *p = (z - max).exp();
-            sum += *p;
-        }
-        for p in probs.iter_mut() {
-            *p /= sum;
-        }
-        logits[target] - max - sum.ln()
-    }
 }
 
 /// Class probabilities of some rows with their labels: what the metrics crate scores.

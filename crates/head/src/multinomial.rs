@@ -18,11 +18,11 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::matrix::{Element, Matrix};
 use crate::objective::Evaluation;
 use crate::tile_kernels::{
     gradient_tile, logits_tile, GRADIENT_COLUMNS, GRADIENT_OUTPUTS, LOGIT_OUTPUTS, LOGIT_ROWS,
 };
+use feature_matrix::matrix::{Element, Matrix};
 
 /// Rows per logits task.
 const LOGIT_TASK_ROWS: usize = 16;

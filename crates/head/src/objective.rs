@@ -14,9 +14,9 @@
 use rayon::prelude::*;
 
 use crate::kernels::{axpy_block, dots_block, square_block, BLOCK};
-use crate::matrix::{as_bytes, Element, Matrix};
 use crate::model::{outputs_for, softplus, Head};
 use crate::multinomial::{ManyClassPass, Problem};
+use feature_matrix::matrix::{as_bytes, Element, Matrix};
 
 /// Fixed number of row chunks per pass (enough for load balance on many cores).
 pub const CHUNKS: usize = 64;

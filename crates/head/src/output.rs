@@ -19,14 +19,6 @@ pub use contract::metrics::METRICS_FILE;
 pub use contract::predictions::PREDICTIONS_FILE;
 pub const HEAD_FILE: &str = contract::head_file::HEAD_FILE_NAME;
 
-/// Peak resident set size of this process so far.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 impl TrainedRun {
     /// What `metrics.json` records of this run.
     pub fn run_metrics(&self, options: &TrainOptions) -> HeadMetrics {
@@ -71,7 +63,7 @@ impl TrainedRun {
                 threads: rayon::current_num_threads(),
                 storage: options.storage,
                 matrix_bytes: self.matrix_bytes,
-                peak_rss_bytes: peak_rss_bytes(),
+                peak_rss_bytes: contract::records::peak_rss_bytes(),
             },
             tune: None,
             partial_shards: self.partial_shards.clone(),

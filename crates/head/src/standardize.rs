@@ -2,8 +2,8 @@
 
 use rayon::prelude::*;
 
-use crate::matrix::{Element, Matrix};
 use crate::objective::CHUNKS;
+use feature_matrix::matrix::{Element, Matrix};
 
 /// `x' = (x − mean) / scale`; columns constant on the fitting rows keep scale 1.
 #[derive(Clone, Debug, PartialEq)]

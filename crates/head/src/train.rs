@@ -8,16 +8,16 @@ use std::time::Instant;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::data::{load_features_with, LoadedFeatures};
-use crate::matrix::{Element, Matrix, Storage};
 use crate::model::{predict, Head};
 use crate::objective::{head_from_params, params_from_head, FullBatch};
 use crate::optim::adam::{glorot_uniform, Adam, AdamConfig};
 use crate::optim::lbfgs::{minimize, LbfgsConfig};
-use crate::roles::RolePlan;
 use crate::standardize::Standardization;
 use crate::{HeadError, Result};
 use contract::MissingShards;
+use feature_matrix::load::{load_features_with, LoadedFeatures};
+use feature_matrix::matrix::{Element, Matrix, Storage};
+use feature_matrix::roles::RolePlan;
 use metrics::roles::{score_roles, RolePredictions};
 use metrics::SplitMetrics;
 

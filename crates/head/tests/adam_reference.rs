@@ -1,7 +1,7 @@
 //! One epoch of Adam against a reference written out step by step in f64 from
 //! Keras' update rule, on a tiny problem.
 
-use head::matrix::Matrix;
+use feature_matrix::matrix::Matrix;
 use head::optim::adam::{epoch_order, glorot_uniform, Adam, AdamConfig};
 
 fn sigmoid(z: f64) -> f64 {

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use head::matrix::Matrix;
+use feature_matrix::matrix::Matrix;
 use head::optim::adam::{glorot_uniform, Adam, AdamConfig, COLUMN_BLOCK};
 use head::rng::SplitMix64;
 use head::{ClassWeight, Optimizer, SweepGrid, ThresholdRule, TrainOptions};

@@ -5,6 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use contract::{FeatureFileError, FeatureRow, Split};
+use feature_matrix::FeatureMatrixError;
 use head::{HeadError, TrainOptions};
 
 fn row(i: usize, label: i32, name: &str, split: Split, dim: usize) -> FeatureRow {
@@ -62,7 +63,7 @@ fn missing_train_split() {
         rows(&[Split::Val, Split::Test], 4),
     );
     assert!(
-        matches!(train_error(&[path]), HeadError::MissingSplit { split, .. } if split == "train")
+        matches!(train_error(&[path]), HeadError::Features(FeatureMatrixError::MissingSplit { split, .. }) if split == "train")
     );
 }
 
@@ -71,7 +72,7 @@ fn nothing_to_evaluate_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "f.parquet", "b0", 4, rows(&[Split::Train], 4));
     assert!(
-        matches!(train_error(&[path]), HeadError::MissingSplit { split, .. } if split == "val")
+        matches!(train_error(&[path]), HeadError::Features(FeatureMatrixError::MissingSplit { split, .. }) if split == "val")
     );
 }
 
@@ -83,7 +84,7 @@ fn split_with_one_class() {
     let path = write(dir.path(), "f.parquet", "b0", 4, all);
     let error = train_error(&[path]);
     assert!(
-        matches!(&error, HeadError::OneClassSplit { split, class } if split == "test" && class == "bees"),
+        matches!(&error, HeadError::Features(FeatureMatrixError::OneClassSplit { split, class }) if split == "test" && class == "bees"),
         "{error}"
     );
     assert!(error.to_string().contains("only class \"bees\""));
@@ -102,11 +103,13 @@ fn nan_feature() {
     assert!(
         matches!(
             error,
-            HeadError::FeatureFile(FeatureFileError::NonFinite {
-                row: 2,
-                index: 1,
-                ..
-            })
+            HeadError::Features(FeatureMatrixError::FeatureFile(
+                FeatureFileError::NonFinite {
+                    row: 2,
+                    index: 1,
+                    ..
+                }
+            ))
         ),
         "{error}"
     );
@@ -125,7 +128,7 @@ fn inputs_of_different_dimensions() {
     let b = write(dir.path(), "b.parquet", "b0", 5, rows(&[Split::Train], 5));
     let error = train_error(&[a, b.clone()]);
     assert!(
-        matches!(&error, HeadError::MixedInputs { path, .. } if *path == b),
+        matches!(&error, HeadError::Features(FeatureMatrixError::MixedInputs { path, .. }) if *path == b),
         "{error}"
     );
     assert!(error.to_string().contains("dim 5"));
@@ -143,7 +146,13 @@ fn inputs_of_different_variants() {
     );
     let b = write(dir.path(), "b.parquet", "b7", 4, rows(&[Split::Train], 4));
     let error = train_error(&[a, b]);
-    assert!(matches!(error, HeadError::MixedInputs { .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            HeadError::Features(FeatureMatrixError::MixedInputs { .. })
+        ),
+        "{error}"
+    );
     assert!(error.to_string().contains("variant b7"));
 }
 
@@ -159,7 +168,7 @@ fn empty_file() {
     );
     let empty = write(dir.path(), "empty.parquet", "b0", 4, Vec::new());
     assert!(
-        matches!(train_error(&[a, empty.clone()]), HeadError::EmptyInput { path } if path == empty)
+        matches!(train_error(&[a, empty.clone()]), HeadError::Features(FeatureMatrixError::EmptyInput { path }) if path == empty)
     );
 }
 
@@ -171,7 +180,7 @@ fn label_outside_the_declared_classes() {
     let path = write(dir.path(), "f.parquet", "b0", 4, all);
     let error = train_error(&[path]);
     assert!(
-        matches!(&error, HeadError::UnknownLabel { label: 2, name, .. } if name == "wasps"),
+        matches!(&error, HeadError::Features(FeatureMatrixError::UnknownLabel { label: 2, name, .. }) if name == "wasps"),
         "{error}"
     );
 }
@@ -199,7 +208,7 @@ fn test_class_never_seen_in_training() {
     );
     let error = train_error(&[path]);
     assert!(
-        matches!(&error, HeadError::ClassUnseenInTraining { class, split, .. } if class == "wasps" && split == "test"),
+        matches!(&error, HeadError::Features(FeatureMatrixError::ClassUnseenInTraining { class, split, .. }) if class == "wasps" && split == "test"),
         "{error}"
     );
 }

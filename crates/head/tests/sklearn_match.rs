@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use head::data::load_features;
+use feature_matrix::load::load_features;
 use head::{ClassWeight, Optimizer, TrainOptions};
 
 fn compare_with_sklearn(classes: &[&str], l2: f64, class_weight: ClassWeight) {

@@ -11,7 +11,8 @@
 //! * accuracy and top-5 accuracy with Wilson intervals, per-class precision,
 //!   recall, F1 and support, macro-F1, balanced accuracy, the confusion matrix;
 //! * ROC-AUC: class 1's for two classes, the macro one-vs-rest mean for more;
-//! * the expected calibration error, and the F1-maximising threshold.
+//! * the expected calibration error, and the F1-maximising threshold;
+//! * class probabilities from a head's logits ([`probabilities`]).
 //!
 //! Depends on the contract crate only: no libtorch, no training code.
 
@@ -22,6 +23,7 @@ mod error;
 pub mod interval;
 pub mod log_loss;
 mod predictions;
+pub mod probabilities;
 pub mod rng;
 pub mod roles;
 pub mod split;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use contract::activations::{ActivationStore, CutPoint};
 use contract::MissingShards;
-use head::data::{load_features_with, LoadedFeatures};
+use feature_matrix::{load_features_with, LoadedFeatures};
 use tch::{Device, Kind, Tensor};
 
 use crate::{Result, TuneError};

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TuneError {
     #[error(transparent)]
-    Head(#[from] head::HeadError),
+    Features(#[from] feature_matrix::FeatureMatrixError),
     #[error(transparent)]
     Activations(#[from] contract::activations::ActivationError),
     #[error(transparent)]

@@ -184,7 +184,7 @@ impl TunedRun {
                 threads: tch::get_num_threads().max(1) as usize,
                 storage: Storage::F16,
                 matrix_bytes: data.rows.keys.len() * cut.bytes_per_image(),
-                peak_rss_bytes: head::output::peak_rss_bytes(),
+                peak_rss_bytes: contract::records::peak_rss_bytes(),
             },
             tune: Some(TuneSummary {
                 cut,

@@ -7,10 +7,11 @@ use std::time::Instant;
 use backbone::efficientnet::{EfficientNetWeights, TunableTop};
 use contract::history::HistoryRow;
 use contract::metrics::{CandidateRecord, SplitMetrics, ThresholdRule};
-use head::model::{outputs_for, probabilities, Predictions};
-use head::rng::SplitMix64;
-use head::roles::RolePlan;
+use feature_matrix::RolePlan;
+use metrics::probabilities::{outputs_for, probabilities};
+use metrics::rng::SplitMix64;
 use metrics::roles::{score_roles, RolePredictions};
+use metrics::Predictions;
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::adamw::AdamW;

@@ -366,7 +366,7 @@ pub fn extract(
         rejects_file: rejects_path.display().to_string(),
         decode_seconds: stats.decode_seconds,
         wall_seconds: wall.elapsed().as_secs_f64(),
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: contract::records::peak_rss_bytes(),
         variants,
     };
     record.write(&options.side_file("run", "json"))?;
@@ -468,12 +468,4 @@ fn write_output(
         Ok(writer.write_row(row(images[position], feature.to_vec()))?)
     })?;
     Ok(writer.finish()?)
-}
-
-/// This process's peak resident memory so far (Linux `VmHWM`).
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

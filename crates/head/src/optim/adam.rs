@@ -32,9 +32,9 @@ use crate::kernels::{
     adam_update, axpy_f32, axpy_f32_group, byte_range, dot_f32_prefetching, dots_f32_group,
     dots_f32_group_blocks, GROUP,
 };
-use crate::matrix::{as_bytes, Element, Matrix};
 use crate::model::{probabilities, Head};
 use crate::rng::SplitMix64;
+use feature_matrix::matrix::{as_bytes, Element, Matrix};
 
 /// Columns per block of the kernel: the unit of a partial dot product.
 pub const COLUMN_BLOCK: usize = 256;

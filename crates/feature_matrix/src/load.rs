@@ -11,7 +11,7 @@ use contract::{FeatureDataset, FeatureMeta, FeatureReader, MissingShards, Split}
 const LOAD_BATCH_ROWS: usize = 256;
 
 use crate::matrix::{Element, Matrix};
-use crate::{HeadError, Result};
+use crate::{FeatureMatrixError, Result};
 
 /// Every row of every input, in input order.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub fn load_features_with<T: Element>(
     inputs: &[PathBuf],
     missing: MissingShards,
 ) -> Result<LoadedFeatures<T>> {
-    let first_path = inputs.first().ok_or(HeadError::NoInputs)?;
+    let first_path = inputs.first().ok_or(FeatureMatrixError::NoInputs)?;
     let mut datasets = Vec::with_capacity(inputs.len());
     let mut partial_shards = Vec::new();
     for input in inputs {
@@ -71,11 +71,11 @@ pub fn load_features_with<T: Element>(
     for (path, dataset) in inputs.iter().zip(&datasets) {
         check_compatible(first_path, &meta, path, dataset.meta())?;
         if dataset.num_rows() == 0 {
-            return Err(HeadError::EmptyInput { path: path.clone() });
+            return Err(FeatureMatrixError::EmptyInput { path: path.clone() });
         }
     }
     if meta.classes.len() < 2 {
-        return Err(HeadError::TooFewClasses(meta.classes.len()));
+        return Err(FeatureMatrixError::TooFewClasses(meta.classes.len()));
     }
 
     let total: usize = datasets.iter().map(FeatureDataset::num_rows).sum();
@@ -95,7 +95,7 @@ pub fn load_features_with<T: Element>(
             for batch in reader? {
                 let batch = batch?;
                 if labels.len() + batch.len() > total {
-                    return Err(HeadError::Io {
+                    return Err(FeatureMatrixError::Io {
                         path: path.clone(),
                         source: std::io::Error::other("more rows than the file's footer declares"),
                     });
@@ -106,7 +106,7 @@ pub fn load_features_with<T: Element>(
                         .ok()
                         .and_then(|l| meta.classes.get(l));
                     if known != Some(&batch.label_names[i]) {
-                        return Err(HeadError::UnknownLabel {
+                        return Err(FeatureMatrixError::UnknownLabel {
                             path: path.clone(),
                             row: row_in_file + i,
                             key: batch.keys[i].clone(),
@@ -126,7 +126,7 @@ pub fn load_features_with<T: Element>(
         }
     }
     if labels.len() != total {
-        return Err(HeadError::Io {
+        return Err(FeatureMatrixError::Io {
             path: first_path.clone(),
             source: std::io::Error::other("fewer rows than the files' footers declare"),
         });
@@ -161,7 +161,7 @@ fn check_compatible(
                 m.preprocessing
             )
         };
-        return Err(HeadError::MixedInputs {
+        return Err(FeatureMatrixError::MixedInputs {
             path: path.to_path_buf(),
             first: first_path.to_path_buf(),
             expected: describe(first),
@@ -169,7 +169,7 @@ fn check_compatible(
         });
     }
     if first.classes != other.classes {
-        return Err(HeadError::MixedClasses {
+        return Err(FeatureMatrixError::MixedClasses {
             path: path.to_path_buf(),
             first: first_path.to_path_buf(),
             expected: first.classes.clone(),

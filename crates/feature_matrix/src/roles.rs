@@ -2,7 +2,7 @@
 
 use contract::Split;
 
-use crate::{HeadError, Result};
+use crate::{FeatureMatrixError, Result};
 
 /// Default share of train carved off for selection when there is no test split.
 pub const DEFAULT_HOLDOUT: f64 = 0.1;
@@ -65,13 +65,13 @@ impl RolePlan {
         let val = rows_of(Split::Val);
         let test = rows_of(Split::Test);
         if train.is_empty() {
-            return Err(HeadError::MissingSplit {
+            return Err(FeatureMatrixError::MissingSplit {
                 split: "train".into(),
                 hint: String::new(),
             });
         }
         if val.is_empty() && test.is_empty() {
-            return Err(HeadError::MissingSplit {
+            return Err(FeatureMatrixError::MissingSplit {
                 split: "val".into(),
                 hint: " (and there is no test split either): nothing to evaluate the head on"
                     .into(),
@@ -79,7 +79,7 @@ impl RolePlan {
         }
         let fraction = holdout.unwrap_or(DEFAULT_HOLDOUT);
         if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(HeadError::InvalidOption(format!(
+            return Err(FeatureMatrixError::InvalidOption(format!(
                 "--holdout must lie strictly between 0 and 1, got {fraction}"
             )));
         }
@@ -103,7 +103,7 @@ impl RolePlan {
             let (holdout_rows, fit_rows) =
                 dataset::split::holdout_per_class(train, labels, key_hashes, fraction);
             if holdout_rows.is_empty() || fit_rows.is_empty() {
-                return Err(HeadError::MissingSplit {
+                return Err(FeatureMatrixError::MissingSplit {
                     split: "holdout".into(),
                     hint: format!(" (--holdout {fraction} of train leaves one side empty; change the fraction)"),
                 });
@@ -136,13 +136,13 @@ impl RolePlan {
                     .position(|s| *s)
                     .map(|c| class_names[c].clone())
                     .unwrap_or_default();
-                return Err(HeadError::OneClassSplit {
+                return Err(FeatureMatrixError::OneClassSplit {
                     split: role.split.clone(),
                     class,
                 });
             }
             if let Some(c) = (0..class_names.len()).find(|&c| seen[c] && !fit_classes[c]) {
-                return Err(HeadError::ClassUnseenInTraining {
+                return Err(FeatureMatrixError::ClassUnseenInTraining {
                     class: class_names[c].clone(),
                     split: role.split.clone(),
                     fit: self.fit.split.clone(),

@@ -91,7 +91,7 @@ impl<T: Element> Matrix<T> {
         self.data.len() * std::mem::size_of::<T>()
     }
 
-    pub(crate) fn rows_mut(&mut self) -> std::slice::ChunksExactMut<'_, T> {
+    pub fn rows_mut(&mut self) -> std::slice::ChunksExactMut<'_, T> {
         self.data.chunks_exact_mut(self.dim)
     }
 }
@@ -100,7 +100,7 @@ pub use contract::metrics::Storage;
 
 /// A row's storage as bytes: what is handed to the prefetching kernels as the
 /// addresses to ask the caches for.
-pub(crate) fn as_bytes<T: Element>(row: &[T]) -> &[u8] {
+pub fn as_bytes<T: Element>(row: &[T]) -> &[u8] {
     // SAFETY: every `Element` is a plain float without padding, so initialised
     // values are initialised bytes; the view lives as long as the row.
     unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, std::mem::size_of_val(row)) }

@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 
 use contract::FeatureDataset;
 use effprobe_tests::{
-    export_backbone, features_by_key, prediction_gap, read_json, release_binaries, run_tool,
-    workspace_file, PredictionGap,
+    export_backbone, features_by_key, predict_on_cpu, prediction_gap, read_json, release_binaries,
+    run_tool, workspace_file, PredictionGap,
 };
 
 /// 12 ants and 12 bees from hymenoptera's train and val, as split folders.
@@ -202,21 +202,7 @@ fn a_module_runs_beside_the_native_network_through_every_stage() {
         ],
     );
     let predicted = work.path().join("predicted.csv");
-    run_tool(
-        &bin,
-        "extract",
-        &[
-            "predict",
-            "--head",
-            head.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--quiet",
-            "--out",
-            predicted.to_str().unwrap(),
-            data.join("val").to_str().unwrap(),
-        ],
-    );
+    predict_on_cpu(&bin, &head, &data.join("val"), &predicted);
     let PredictionGap {
         compared, worst, ..
     } = prediction_gap(&head, &predicted, "bees");

@@ -82,6 +82,26 @@ pub fn run_tool(bin: &Path, tool: &str, args: &[&str]) -> Output {
     output
 }
 
+/// `extract predict` of the head (or tune run) in `head` over the images under
+/// `images`, on the CPU, into the CSV `out`.
+pub fn predict_on_cpu(bin: &Path, head: &Path, images: &Path, out: &Path) {
+    run_tool(
+        bin,
+        "extract",
+        &[
+            "predict",
+            "--head",
+            head.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            images.to_str().unwrap(),
+        ],
+    );
+}
+
 /// How `extract predict`'s CSV (`predicted`, column `p_CLASS`) compares with the
 /// probabilities a head-train or tune-train run wrote for the same images.
 pub struct PredictionGap {

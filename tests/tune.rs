@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use effprobe_tests::{
-    prediction_gap, read_json, release_binaries, run_probabilities, run_tool, workspace_file,
-    PredictionGap,
+    predict_on_cpu, prediction_gap, read_json, release_binaries, run_probabilities, run_tool,
+    workspace_file, PredictionGap,
 };
 
 fn tune_train(bin: &Path, features: &Path, out: &Path, extra: &[&str]) {
@@ -113,21 +113,7 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
 
     // predict on the evaluation images reproduces tune-train's probabilities.
     let predicted = work.path().join("predicted.csv");
-    run_tool(
-        &bin,
-        "extract",
-        &[
-            "predict",
-            "--head",
-            tuned.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--quiet",
-            "--out",
-            predicted.to_str().unwrap(),
-            data.join("val").to_str().unwrap(),
-        ],
-    );
+    predict_on_cpu(&bin, &tuned, &data.join("val"), &predicted);
     let PredictionGap {
         compared,
         run_rows,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use contract::Preprocessing;
 use serde::Deserialize;
 
-use crate::recipe::RecipeError;
+use crate::recipe::{PretrainedCfg, RecipeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -46,18 +46,6 @@ pub struct TimmConfig {
     /// e.g. `tf_efficientnet_b3`: a `tf_` prefix means TensorFlow "same" padding.
     pub architecture: String,
     pub pretrained_cfg: PretrainedCfg,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PretrainedCfg {
-    /// `[channels, height, width]`
-    pub input_size: [u32; 3],
-    pub interpolation: String,
-    pub crop_pct: f64,
-    #[serde(default)]
-    pub crop_mode: Option<String>,
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
 }
 
 /// Names look like `owner/model`; anything with a path separator beyond that, or
@@ -158,19 +146,12 @@ impl TimmConfig {
     /// The evaluation transform timm uses for these weights (every crop mode,
     /// non-square sizes too).
     pub fn recipe(&self, config_path: &Path) -> Result<Preprocessing, HubError> {
-        let cfg = &self.pretrained_cfg;
-        Preprocessing::from_timm(
-            (cfg.input_size[1], cfg.input_size[2]),
-            cfg.crop_pct,
-            cfg.crop_mode.as_deref().unwrap_or("center"),
-            &cfg.interpolation,
-            cfg.mean,
-            cfg.std,
-        )
-        .map_err(|source| HubError::Recipe {
-            path: config_path.to_path_buf(),
-            source,
-        })
+        self.pretrained_cfg
+            .recipe()
+            .map_err(|source| HubError::Recipe {
+                path: config_path.to_path_buf(),
+                source,
+            })
     }
 
     /// timm's `tf_*` ports of the TensorFlow weights need TensorFlow's "same" padding.

@@ -4,6 +4,7 @@
 //! of it.
 
 use contract::{Interpolation, Preprocessing, PreprocessingError, ResizeMode};
+use serde::Deserialize;
 
 use crate::spec::WeightsSpecError;
 
@@ -16,6 +17,45 @@ pub fn timm_interpolation_name(interpolation: Interpolation) -> &'static str {
         Interpolation::Nearest => "nearest",
         Interpolation::Bilinear => "bilinear",
         Interpolation::Bicubic => "bicubic",
+    }
+}
+
+/// timm's `pretrained_cfg` as a hub model's `config.json` and an exported
+/// module's sidecar both carry it: what its evaluation transform is made of.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct PretrainedCfg {
+    /// `[channels, height, width]`
+    pub input_size: [u32; 3],
+    pub interpolation: String,
+    pub crop_pct: f64,
+    #[serde(default)]
+    pub crop_mode: Option<String>,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    /// The model takes exactly `input_size` (a ViT's position embedding).
+    #[serde(default)]
+    pub fixed_input_size: bool,
+}
+
+impl PretrainedCfg {
+    /// `(height, width)` of `input_size`.
+    pub fn height_width(&self) -> (u32, u32) {
+        let [_, height, width] = self.input_size;
+        (height, width)
+    }
+
+    /// timm's evaluation transform (`resolve_data_config` + `create_transform`)
+    /// for this config: every crop mode (timm reads a missing one as `center`),
+    /// non-square sizes too.
+    pub fn recipe(&self) -> Result<Preprocessing, RecipeError> {
+        Preprocessing::from_timm(
+            self.height_width(),
+            self.crop_pct,
+            self.crop_mode.as_deref().unwrap_or("center"),
+            &self.interpolation,
+            self.mean,
+            self.std,
+        )
     }
 }
 

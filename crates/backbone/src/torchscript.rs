@@ -15,6 +15,7 @@ use tch::{CModule, Device, Kind, Tensor};
 use crate::device::Placement;
 use crate::error::ModelError;
 use crate::net::FeatureNet;
+use crate::recipe::PretrainedCfg;
 use crate::ModelId;
 
 /// The sidecar format this build reads.
@@ -42,7 +43,8 @@ pub struct ModuleCard {
     pub pooling: String,
     pub feature_layer: String,
     pub parameters: u64,
-    pub pretrained_cfg: CardConfig,
+    /// timm's data config for the model, resolved by the exporter.
+    pub pretrained_cfg: PretrainedCfg,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -50,22 +52,6 @@ pub struct CardWeights {
     /// `hf:owner/name`, `file:/path`, or `random:SEED`.
     pub spec: String,
     pub blake3: String,
-}
-
-/// timm's data config for the model, resolved by the exporter.
-#[derive(Clone, Debug, Deserialize)]
-pub struct CardConfig {
-    /// `[channels, height, width]`.
-    pub input_size: [u32; 3],
-    pub interpolation: String,
-    pub crop_pct: f64,
-    #[serde(default)]
-    pub crop_mode: Option<String>,
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
-    /// The module takes exactly `input_size` (a ViT's position embedding).
-    #[serde(default)]
-    pub fixed_input_size: bool,
 }
 
 /// An exported module, its card read and its bytes checked, not yet loaded.
@@ -144,26 +130,19 @@ impl ExportedModule {
 
     /// `(height, width)` the module was traced at: the only size it is fed.
     pub fn input_size(&self) -> (u32, u32) {
-        let [_, height, width] = self.card.pretrained_cfg.input_size;
-        (height, width)
+        self.card.pretrained_cfg.height_width()
     }
 
     /// timm's evaluation transform for the model (`resolve_data_config` +
     /// `create_transform`), from the card.
     pub fn recipe(&self) -> Result<Preprocessing, ModelError> {
-        let cfg = &self.card.pretrained_cfg;
-        Preprocessing::from_timm(
-            self.input_size(),
-            cfg.crop_pct,
-            cfg.crop_mode.as_deref().unwrap_or("center"),
-            &cfg.interpolation,
-            cfg.mean,
-            cfg.std,
-        )
-        .map_err(|e| ModelError::BadModule {
-            path: sidecar_path(&self.path),
-            reason: e.to_string(),
-        })
+        self.card
+            .pretrained_cfg
+            .recipe()
+            .map_err(|e| ModelError::BadModule {
+                path: sidecar_path(&self.path),
+                reason: e.to_string(),
+            })
     }
 
     /// What the features are made with: the module, by content.

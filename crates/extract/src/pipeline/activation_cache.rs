@@ -9,8 +9,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use contract::activations::{chunk_keys, write_chunk, ActivationMeta, CutPoint};
-use contract::seal::{self, SealCheck};
+use contract::seal;
 
+use super::admit::{admit, ChunkKind};
 use super::ExtractError;
 
 /// The most a chunk buffers before it is written (B7 at 600 px: 240 images).
@@ -75,7 +76,7 @@ impl ActivationCache {
             if !name.ends_with(".safetensors") {
                 continue;
             }
-            if let Some(keys) = admit(&path)? {
+            if let Some(keys) = admit(&path, &ACTIVATION_CHUNK)? {
                 known.extend(keys);
             }
         }
@@ -146,36 +147,14 @@ impl ActivationCache {
     }
 }
 
-/// The keys of a committed activation chunk that can be trusted, or `None` once
-/// a damaged one is set aside (warning naming it; its images are computed
-/// again). Sealed chunks must match their seal; unsealed ones must read whole
-/// (header, keys and the activation tensor's shape) and are then sealed.
-fn admit(chunk: &Path) -> Result<Option<Vec<String>>, ExtractError> {
-    let io = |source| ExtractError::Io {
-        path: chunk.to_path_buf(),
-        source,
-    };
-    let damage = match seal::check(chunk) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(io(error)),
-        Ok(SealCheck::Sound) => match chunk_keys(chunk) {
-            Ok((_, keys)) => return Ok(Some(keys)),
-            Err(error) => error.to_string(),
-        },
-        Ok(SealCheck::Unsealed) => match contract::activations::check_chunk(chunk) {
-            Ok(keys) => {
-                seal::seal(chunk).map_err(io)?;
-                return Ok(Some(keys));
-            }
-            Err(error) => error.to_string(),
-        },
-        Ok(verdict @ SealCheck::Mismatch { .. }) => verdict.damage().unwrap_or_default(),
-    };
-    let moved = seal::set_aside(chunk).map_err(io)?;
-    tracing::warn!(
-        "damaged activation chunk {} ({damage}): set aside as {}; its images are computed again",
-        chunk.display(),
-        moved.display()
-    );
-    Ok(None)
-}
+/// Activation chunks: keys from the header when sealed; an unsealed one must
+/// read whole (header, keys and the activation tensor's shape).
+const ACTIVATION_CHUNK: ChunkKind = ChunkKind {
+    name: "activation chunk",
+    keys: |chunk| {
+        chunk_keys(chunk)
+            .map(|(_, keys)| keys)
+            .map_err(|e| e.to_string())
+    },
+    check: |chunk| contract::activations::check_chunk(chunk).map_err(|e| e.to_string()),
+};

@@ -7,9 +7,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use contract::seal::{self, SealCheck};
+use contract::seal;
 use contract::{FeatureMeta, FeatureReader, FeatureRow, FeatureWriter};
 
+use super::admit::{admit, ChunkKind};
 use super::ExtractError;
 
 const TIMING_SUFFIX: &str = ".timing.json";
@@ -68,7 +69,7 @@ impl FeatureCache {
                 }
                 continue;
             }
-            if let Some(keys) = admit(&chunk)? {
+            if let Some(keys) = admit(&chunk, &FEATURE_CHUNK)? {
                 known.extend(keys);
                 trusted.insert(chunk);
             }
@@ -140,7 +141,7 @@ impl FeatureCache {
     fn readable_chunks(&self) -> Result<Vec<PathBuf>, ExtractError> {
         let mut chunks = Vec::new();
         for chunk in committed_chunks(&self.dir)? {
-            if self.trusted.contains(&chunk) || admit(&chunk)?.is_some() {
+            if self.trusted.contains(&chunk) || admit(&chunk, &FEATURE_CHUNK)?.is_some() {
                 chunks.push(chunk);
             }
         }
@@ -256,42 +257,22 @@ impl FeatureCache {
     }
 }
 
-/// The keys of a committed chunk that can be trusted, or `None` once a damaged
-/// one is set aside (with a warning naming it: its images are computed again).
-/// A sealed chunk must match its seal; an unsealed one (older caches, a run
-/// killed between publishing and sealing) must decode whole, and is then sealed.
-fn admit(chunk: &Path) -> Result<Option<Vec<String>>, ExtractError> {
-    let io = |source| ExtractError::Io {
-        path: chunk.to_path_buf(),
-        source,
-    };
-    let damage = match seal::check(chunk) {
-        // Moved aside by another process since the folder was listed.
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(io(error)),
-        Ok(SealCheck::Sound) => match FeatureReader::read_keys(chunk) {
-            Ok((_, keys)) => return Ok(Some(keys)),
-            Err(error) => error.to_string(),
-        },
-        Ok(SealCheck::Unsealed) => {
-            match FeatureReader::open(chunk).and_then(|reader| reader.read_all()) {
-                Ok(batch) => {
-                    seal::seal(chunk).map_err(io)?;
-                    return Ok(Some(batch.keys));
-                }
-                Err(error) => error.to_string(),
-            }
-        }
-        Ok(verdict @ SealCheck::Mismatch { .. }) => verdict.damage().unwrap_or_default(),
-    };
-    let moved = seal::set_aside(chunk).map_err(io)?;
-    tracing::warn!(
-        "damaged cache chunk {} ({damage}): set aside as {}; its images are computed again",
-        chunk.display(),
-        moved.display()
-    );
-    Ok(None)
-}
+/// Feature chunks: keys from the footer-indexed key column when sealed; an
+/// unsealed one must decode whole.
+const FEATURE_CHUNK: ChunkKind = ChunkKind {
+    name: "cache chunk",
+    keys: |chunk| {
+        FeatureReader::read_keys(chunk)
+            .map(|(_, keys)| keys)
+            .map_err(|e| e.to_string())
+    },
+    check: |chunk| {
+        FeatureReader::open(chunk)
+            .and_then(|reader| reader.read_all())
+            .map(|batch| batch.keys)
+            .map_err(|e| e.to_string())
+    },
+};
 
 /// Chunk files under their real names (a leading dot marks a temporary).
 fn committed_chunks(dir: &Path) -> Result<Vec<PathBuf>, ExtractError> {

@@ -8,6 +8,7 @@
 //! atomic rename: a crash loses at most the chunk in flight, and a rerun resumes.
 
 mod activation_cache;
+mod admit;
 pub mod batcher;
 mod cache;
 mod completion;

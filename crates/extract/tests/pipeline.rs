@@ -100,27 +100,6 @@ impl Backbone for PixelStats {
     }
 }
 
-fn write_jpeg(path: &Path, seed: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let image = image::RgbImage::from_fn(40 + seed % 13, 30 + seed % 7, |x, y| {
-        image::Rgb([
-            (x * 5 + seed * 3) as u8,
-            (y * 7 + seed) as u8,
-            (x * y + seed * 11) as u8,
-        ])
-    });
-    image
-        .save_with_format(path, image::ImageFormat::Jpeg)
-        .unwrap();
-}
-
-fn dataset(root: &Path, per_class: u32) {
-    for i in 0..per_class {
-        write_jpeg(&root.join(format!("cats/{i}.jpg")), i);
-        write_jpeg(&root.join(format!("dogs/{i}.jpg")), 1000 + i);
-    }
-}
-
 fn options(out: &Path) -> ExtractOptions {
     ExtractOptions {
         progress: ProgressMode::Quiet,
@@ -148,7 +127,7 @@ fn features_by_key(path: &Path) -> BTreeMap<String, (String, Vec<u32>)> {
 fn reruns_renames_additions_and_deletions_compute_only_what_is_new() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 20);
+    testkit::write_cats_and_dogs(data.path(), 20);
     let counter = Arc::new(AtomicUsize::new(0));
     let run = |counter: &Arc<AtomicUsize>| {
         let report = scan(data.path(), &ScanOptions::default()).unwrap();
@@ -229,7 +208,7 @@ fn reruns_renames_additions_and_deletions_compute_only_what_is_new() {
 
     // Five new images: exactly five forward passes.
     for i in 0..5 {
-        write_jpeg(&data.path().join(format!("dogs/new_{i}.jpg")), 5000 + i);
+        testkit::write_seeded_jpeg(&data.path().join(format!("dogs/new_{i}.jpg")), 5000 + i);
     }
     let added = run(&counter);
     assert_eq!(counter.load(Ordering::SeqCst), 45);
@@ -255,7 +234,7 @@ fn reruns_renames_additions_and_deletions_compute_only_what_is_new() {
 fn another_recipe_never_reuses_stale_rows() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 6);
+    testkit::write_cats_and_dogs(data.path(), 6);
     let report = scan(data.path(), &ScanOptions::default()).unwrap();
     let counter = Arc::new(AtomicUsize::new(0));
     extract(
@@ -282,7 +261,7 @@ fn another_recipe_never_reuses_stale_rows() {
 fn many_backbones_share_one_decode() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 10);
+    testkit::write_cats_and_dogs(data.path(), 10);
     let report = scan(data.path(), &ScanOptions::default()).unwrap();
     let counter = Arc::new(AtomicUsize::new(0));
     let mut backbones = vec![
@@ -316,7 +295,7 @@ fn many_backbones_share_one_decode() {
 fn bad_files_are_rejected_one_by_one_and_good_ones_still_extracted() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 4);
+    testkit::write_cats_and_dogs(data.path(), 4);
     std::fs::write(data.path().join("cats/empty.jpg"), b"").unwrap();
     std::fs::write(data.path().join("cats/random.jpg"), [0x55u8; 500]).unwrap();
     std::fs::write(data.path().join("dogs/notes.txt"), "hello").unwrap();
@@ -387,7 +366,7 @@ fn bad_files_are_rejected_one_by_one_and_good_ones_still_extracted() {
 fn shards_partition_the_dataset_and_read_back_as_one() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 15);
+    testkit::write_cats_and_dogs(data.path(), 15);
     let report = scan(data.path(), &ScanOptions::default()).unwrap();
     let counter = Arc::new(AtomicUsize::new(0));
     let mut total = 0;
@@ -416,7 +395,7 @@ fn shards_partition_the_dataset_and_read_back_as_one() {
 fn a_second_process_on_the_same_output_is_told_it_is_already_running() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 2);
+    testkit::write_cats_and_dogs(data.path(), 2);
     let report = scan(data.path(), &ScanOptions::default()).unwrap();
     // Hold the lock as a concurrent run would.
     let lock = std::fs::OpenOptions::new()

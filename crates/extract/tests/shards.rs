@@ -16,28 +16,6 @@ const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 /// Environment variables a run is given.
 type Variables<'a> = &'a [(&'a str, &'a str)];
 
-fn write_jpeg(path: &Path, seed: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let image = image::RgbImage::from_fn(40 + seed % 13, 30 + seed % 7, |x, y| {
-        image::Rgb([
-            (x * 5 + seed * 3) as u8,
-            (y * 7 + seed) as u8,
-            (x * y + seed * 11) as u8,
-        ])
-    });
-    image
-        .save_with_format(path, image::ImageFormat::Jpeg)
-        .unwrap();
-}
-
-/// `per_class` JPEGs of two classes, split by content hash.
-fn dataset(root: &Path, per_class: u32) {
-    for i in 0..per_class {
-        write_jpeg(&root.join(format!("cats/{i}.jpg")), i);
-        write_jpeg(&root.join(format!("dogs/{i}.jpg")), 1000 + i);
-    }
-}
-
 /// Random Lite0 on the CPU, one thread, one image per pass: slow enough at
 /// `input_size` to be caught while running.
 fn command(data: &Path, out: &Path, shard: &str, input_size: u32) -> Command {
@@ -147,7 +125,7 @@ fn record(out: &Path, shard: &str) -> ShardRecord {
 fn shard_auto_reads_each_engine_and_says_where_it_came_from() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 6);
+    testkit::write_cats_and_dogs(data.path(), 6);
     let engines: [(Variables, &str, &str); 5] = [
         (
             &[
@@ -206,7 +184,7 @@ fn shard_auto_reads_each_engine_and_says_where_it_came_from() {
 fn shard_auto_without_an_engine_or_with_values_that_disagree_exits_2_before_any_work() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 2);
+    testkit::write_cats_and_dogs(data.path(), 2);
     let cases: [(Variables, &str); 4] = [
         (&[], "looked for SLURM_ARRAY_TASK_ID"),
         (
@@ -255,7 +233,7 @@ fn two_processes_given_the_same_shard_never_corrupt_it() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let alone = tempfile::tempdir().unwrap();
-    dataset(data.path(), 16);
+    testkit::write_cats_and_dogs(data.path(), 16);
     let reference = content(&{
         succeed(command(data.path(), alone.path(), "1/2", 160));
         alone.path().join("lite0/shard-00001-of-00002.parquet")
@@ -318,7 +296,7 @@ fn two_processes_given_the_same_shard_never_corrupt_it() {
 fn status_tells_done_running_and_missing_shards_apart_with_its_exit_codes() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    dataset(data.path(), 16);
+    testkit::write_cats_and_dogs(data.path(), 16);
     let (code, text) = status(out.path());
     assert_eq!(code, 1, "nothing started yet: {text}");
     assert!(text.contains("no shards here"), "{text}");

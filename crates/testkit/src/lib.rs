@@ -166,3 +166,27 @@ pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     chunk(b"IEND");
     png
 }
+
+/// A small real JPEG whose pixels (and so bytes and content key) depend on `seed`.
+pub fn write_seeded_jpeg(path: &Path, seed: u32) {
+    std::fs::create_dir_all(path.parent().expect("a file in a folder")).unwrap();
+    let image = image::RgbImage::from_fn(40 + seed % 13, 30 + seed % 7, |x, y| {
+        image::Rgb([
+            (x * 5 + seed * 3) as u8,
+            (y * 7 + seed) as u8,
+            (x * y + seed * 11) as u8,
+        ])
+    });
+    image
+        .save_with_format(path, image::ImageFormat::Jpeg)
+        .unwrap();
+}
+
+/// `per_class` seeded JPEGs in each of `cats/` and `dogs/` under `root`, split
+/// by content hash when scanned.
+pub fn write_cats_and_dogs(root: &Path, per_class: u32) {
+    for i in 0..per_class {
+        write_seeded_jpeg(&root.join(format!("cats/{i}.jpg")), i);
+        write_seeded_jpeg(&root.join(format!("dogs/{i}.jpg")), 1000 + i);
+    }
+}

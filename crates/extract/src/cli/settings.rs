@@ -27,7 +27,8 @@ pub struct BackboneArgs {
     /// Hugging Face cache (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).
     #[arg(long)]
     pub hf_cache: Option<PathBuf>,
-    /// Worker threads for decoding and the CPU backbone (default: all cores).
+    /// Worker threads for decoding and the CPU backbone (default: all cores). When the two
+    /// together outnumber the cores, decoding and each CPU forward pass take turns.
     #[arg(long)]
     pub threads: Option<usize>,
 }

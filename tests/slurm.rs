@@ -13,7 +13,6 @@
 //! does not start fails it with the daemons' logs.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::net::TcpListener;
@@ -21,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use contract::FeatureDataset;
 use effprobe_tests::{release_binaries, workspace_file};
 use extract::pipeline::shard::ENGINE_VARIABLES;
 
@@ -420,23 +418,6 @@ fn status(bin: &Path, out: &Path) -> (i32, String) {
     )
 }
 
-/// Rows by key: (path, label, split, feature bits).
-fn content(path: &Path) -> BTreeMap<String, (String, i32, String, Vec<u32>)> {
-    let all = FeatureDataset::open(path).unwrap().read_all().unwrap();
-    (0..all.len())
-        .map(|i| {
-            let bits = all.feature(i).iter().map(|v| v.to_bits()).collect();
-            let row = (
-                all.paths[i].clone(),
-                all.labels[i],
-                all.splits[i].to_string(),
-                bits,
-            );
-            (all.keys[i].clone(), row)
-        })
-        .collect()
-}
-
 fn task_logs(work: &Path) -> String {
     let mut logs: Vec<PathBuf> = std::fs::read_dir(work)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -629,8 +610,8 @@ fn the_sbatch_recipe_runs_as_an_array_and_a_resubmission_of_what_status_names_co
 
     // The merged folder is the single run: same keys, paths, labels, splits and
     // feature bits, through effprobe's reader and through pyarrow.
-    let sharded = content(&out.join("lite0"));
-    let alone = content(&reference.join("lite0.parquet"));
+    let sharded = testkit::feature_rows_by_key(&out.join("lite0"));
+    let alone = testkit::feature_rows_by_key(&reference.join("lite0.parquet"));
     assert_eq!(sharded.len(), alone.len());
     assert!(
         sharded == alone,

@@ -46,8 +46,21 @@ const FAMILIES: [&str; 7] = [
     "mobilenetv4_hybrid_medium",
 ];
 
-fn reference_script() -> PathBuf {
-    workspace_file("crates/backbone/tests/python/timm_reference.py")
+/// crates/backbone/tests/python/timm_reference.py MODE MODULE.pt.json ARGS --out OUT:
+/// timm's eager model on the same inputs, its tensors written to `out`.
+fn timm_reference(python: &Path, mode: &str, module: &Path, args: &[&str], out: &Path) {
+    let card = format!("{}.json", module.display());
+    let out = out.to_str().expect("utf-8 temp path");
+    let all: Vec<&str> = [mode, card.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--out", out])
+        .collect();
+    testkit::run_python(
+        python,
+        &workspace_file("crates/backbone/tests/python/timm_reference.py"),
+        &all,
+    );
 }
 
 /// tools/export_backbone.py MODEL --weights random:0 into `dir` as `MODEL.pt`;
@@ -124,18 +137,12 @@ fn same_pixels(python: &Path, module_path: &Path, model: &str, work: &Path) -> S
     let pixels_file = work.join("pixels.safetensors");
     Tensor::write_safetensors(&[("pixels", &pixels)], &pixels_file).expect("pixels written");
     let reference_file = work.join("reference-pixels.safetensors");
-    testkit::run_python(
+    timm_reference(
         python,
-        &reference_script(),
-        &[
-            "pixels",
-            &format!("{}.json", module_path.display()),
-            "--pixels",
-            pixels_file.to_str().unwrap(),
-            "--out",
-            reference_file.to_str().unwrap(),
-            "--float64",
-        ],
+        "pixels",
+        module_path,
+        &["--pixels", pixels_file.to_str().unwrap(), "--float64"],
+        &reference_file,
     );
     let reference = read_tensors(&reference_file);
     let net = module
@@ -229,17 +236,12 @@ fn end_to_end(
     std::fs::write(&list, lines.join("\n") + "\n").expect("image list written");
     let reference_file = work.join("reference-images.safetensors");
     let started = Instant::now();
-    testkit::run_python(
+    timm_reference(
         python,
-        &reference_script(),
-        &[
-            "images",
-            &format!("{}.json", module.display()),
-            "--list",
-            list.to_str().unwrap(),
-            "--out",
-            reference_file.to_str().unwrap(),
-        ],
+        "images",
+        module,
+        &["--list", list.to_str().unwrap()],
+        &reference_file,
     );
     let timm_seconds = started.elapsed().as_secs_f64();
     let reference = &read_tensors(&reference_file)["features"];

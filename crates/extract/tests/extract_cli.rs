@@ -76,25 +76,6 @@ fn run_extract(model: &Model, data: &Path, out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
 }
 
-/// Rows by key: (path, label, split, feature bits).
-fn content(path: &Path) -> std::collections::BTreeMap<String, (String, i32, String, Vec<u32>)> {
-    let all = FeatureDataset::open(path).unwrap().read_all().unwrap();
-    (0..all.len())
-        .map(|i| {
-            let bits = all.feature(i).iter().map(|v| v.to_bits()).collect();
-            (
-                all.keys[i].clone(),
-                (
-                    all.paths[i].clone(),
-                    all.labels[i],
-                    all.splits[i].to_string(),
-                    bits,
-                ),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn kill_nine_then_resume_equals_an_uninterrupted_run_random_b0() {
     kill_nine_then_resume_equals_an_uninterrupted_run(&Model::random_b0());
@@ -161,8 +142,8 @@ fn kill_nine_then_resume_equals_an_uninterrupted_run(model: &Model) {
         "resume must reuse committed chunks: {resumed}"
     );
     assert_eq!(
-        content(&model.output(interrupted.path())),
-        content(&model.output(clean.path()))
+        testkit::feature_rows_by_key(&model.output(interrupted.path())),
+        testkit::feature_rows_by_key(&model.output(clean.path()))
     );
 }
 
@@ -192,7 +173,7 @@ fn reruns_renames_and_additions(model: &Model) {
     let scanned: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
     let first = run_extract(model, data.path(), out.path());
     assert_eq!(first["images"], scanned["images"].as_array().unwrap().len());
-    let before = content(&model.output(out.path()));
+    let before = testkit::feature_rows_by_key(&model.output(out.path()));
     assert_eq!(before.len(), 48);
 
     let rerun = run_extract(model, data.path(), out.path());
@@ -215,7 +196,7 @@ fn reruns_renames_and_additions(model: &Model) {
     }
     let after_rename = run_extract(model, data.path(), out.path());
     assert_eq!(after_rename["variants"][0]["computed"], 0);
-    let renamed = content(&model.output(out.path()));
+    let renamed = testkit::feature_rows_by_key(&model.output(out.path()));
     for (key, (path, label, split, bits)) in &renamed {
         let (_, old_label, old_split, old_bits) = &before[key];
         assert_eq!(
@@ -384,7 +365,7 @@ fn a_folder_of_bad_files_keeps_every_good_image_and_names_each_bad_one() {
     let good = 6 + good_odd.len();
     assert_eq!(record["variants"][0]["rows"], good, "{record}");
     assert_eq!(record["rejected"], bad.len(), "{record}");
-    let rows = content(&model.output(out.path()));
+    let rows = testkit::feature_rows_by_key(&model.output(out.path()));
     for name in good_odd {
         assert!(
             rows.values()
@@ -428,7 +409,10 @@ fn a_folder_of_bad_files_keeps_every_good_image_and_names_each_bad_one() {
         message.contains("5 file(s) rejected and --strict is set"),
         "{message}"
     );
-    assert_eq!(content(&model.output(out.path())).len(), good);
+    assert_eq!(
+        testkit::feature_rows_by_key(&model.output(out.path())).len(),
+        good
+    );
 }
 
 /// Writes the class folders under `source` as WebDataset shards (json labels) in
@@ -471,8 +455,8 @@ fn tar_shards_give_the_features_of_the_same_loose_files() {
             .map(|(key, (_, label, split, bits))| (key, (label, split, bits)))
             .collect::<std::collections::BTreeMap<_, _>>()
     };
-    let files = strip_path(content(&model.output(&from_files)));
-    let tars = strip_path(content(&model.output(&from_tars)));
+    let files = strip_path(testkit::feature_rows_by_key(&model.output(&from_files)));
+    let tars = strip_path(testkit::feature_rows_by_key(&model.output(&from_tars)));
     assert_eq!(files.len(), 48);
     assert!(
         files == tars,
@@ -678,8 +662,8 @@ fn hugging_face_parquet_gives_the_features_of_the_same_loose_files() {
     assert_eq!(record["dataset_scan"]["layout"], "hf_parquet");
     assert_eq!(record["dataset_scan"]["splits_from"], "shard_names");
     assert_eq!(record["variants"][0]["computed"], 48);
-    let files = content(&model.output(&from_files));
-    let parquet = content(&model.output(&from_parquet));
+    let files = testkit::feature_rows_by_key(&model.output(&from_files));
+    let parquet = testkit::feature_rows_by_key(&model.output(&from_parquet));
     assert_eq!(files.len(), 48);
     assert_eq!(parquet.len(), 48);
     let mut test_rows = 0;

@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use contract::FeatureDataset;
-
 const EXTRACT: &str = env!("CARGO_BIN_EXE_extract");
 
 /// Any one command of these tests: far above what it needs, so a hang fails
@@ -250,28 +248,9 @@ fn run(mut command: Command, server: Option<&S3Server>, out: &Path) -> serde_jso
     serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
 }
 
-type Rows = BTreeMap<String, (String, i32, String, Vec<u32>)>;
-
-/// Rows by key: (path, label, split, feature bits).
-fn content(out: &Path) -> Rows {
-    let all = FeatureDataset::open(out.join("b0.parquet"))
-        .unwrap()
-        .read_all()
-        .unwrap();
-    (0..all.len())
-        .map(|i| {
-            let bits = all.feature(i).iter().map(|v| v.to_bits()).collect();
-            (
-                all.keys[i].clone(),
-                (
-                    all.paths[i].clone(),
-                    all.labels[i],
-                    all.splits[i].to_string(),
-                    bits,
-                ),
-            )
-        })
-        .collect()
+/// Rows by key of the B0 features in `out`.
+fn content(out: &Path) -> BTreeMap<String, testkit::RowContent> {
+    testkit::feature_rows_by_key(&out.join("b0.parquet"))
 }
 
 /// (path, stage, reason) of every reject.

@@ -5,6 +5,7 @@
 //! resource skips the test with a message saying why; under `CI=true` it fails,
 //! so CI can never pass by skipping.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -189,4 +190,27 @@ pub fn write_cats_and_dogs(root: &Path, per_class: u32) {
         write_seeded_jpeg(&root.join(format!("cats/{i}.jpg")), i);
         write_seeded_jpeg(&root.join(format!("dogs/{i}.jpg")), 1000 + i);
     }
+}
+
+/// One feature-file row as tests compare runs: (path, label, split, feature bits).
+pub type RowContent = (String, i32, String, Vec<u32>);
+
+/// Every row of a feature file (or a shard folder) by content key, the features
+/// as bits, so equal maps mean bit-for-bit equal features.
+pub fn feature_rows_by_key(path: &Path) -> BTreeMap<String, RowContent> {
+    let all = contract::FeatureDataset::open(path)
+        .and_then(|dataset| dataset.read_all())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (0..all.len())
+        .map(|i| {
+            let bits = all.feature(i).iter().map(|v| v.to_bits()).collect();
+            let row = (
+                all.paths[i].clone(),
+                all.labels[i],
+                all.splits[i].to_string(),
+                bits,
+            );
+            (all.keys[i].clone(), row)
+        })
+        .collect()
 }

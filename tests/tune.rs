@@ -228,14 +228,13 @@ fn fine_tuning_the_last_stage_of_lite0_on_hymenoptera() {
     photos.sort();
     let mut pixels = Vec::new();
     let mut keys = Vec::new();
-    let mut resizer = fast_image_resize::Resizer::new();
     for photo in &photos {
         let bytes = std::fs::read(photo).unwrap();
         keys.push(dataset::inspect::content_key(&bytes));
         let rgb =
             extract::preprocess::decode_rgb(&bytes, extract::preprocess::DecodeLimits::default())
                 .unwrap();
-        pixels.extend(extract::preprocess::resize_for_input(&rgb, &recipe, &mut resizer).unwrap());
+        pixels.extend(extract::preprocess::resize_for_input(&rgb, &recipe).unwrap());
     }
     let side = i64::from(recipe.input_size);
     let input = tch::Tensor::from_slice(&pixels).view([photos.len() as i64, side, side, 3]);

@@ -568,14 +568,13 @@ fn exported_torchscript_module_gives_predicts_probabilities() {
     // The sidecar's recipe, applied with the library, makes the module's input.
     let side = recipe.input_size as i64;
     let mut pixels = Vec::new();
-    let mut resizer = fast_image_resize::Resizer::new();
     for photo in &photos {
         let rgb = extract::preprocess::decode_rgb(
             &std::fs::read(photo).unwrap(),
             extract::preprocess::DecodeLimits::default(),
         )
         .unwrap();
-        pixels.extend(extract::preprocess::resize_for_input(&rgb, &recipe, &mut resizer).unwrap());
+        pixels.extend(extract::preprocess::resize_for_input(&rgb, &recipe).unwrap());
     }
     let input = tch::Tensor::from_slice(&pixels).view([photos.len() as i64, side, side, 3]);
     let loaded = tch::CModule::load(&module).unwrap();

@@ -1,6 +1,7 @@
 //! Our decode + resize + crop (or pad) against PIL + torchvision, and against
 //! timm's own evaluation transform for every crop_mode, on every hymenoptera
-//! photo and on every awkward image kind of `tests/python/odd_images.py`.
+//! photo and on every awkward image kind of `tests/python/odd_images.py`:
+//! identical bytes, image by image.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -110,12 +111,11 @@ fn compare(python: &Path, images: &Images, cases: &[Case]) -> Vec<Value> {
             (std::fs::File::create(&path).unwrap(), path)
         })
         .collect();
-    let mut resizer = fast_image_resize::Resizer::new();
     for path in &images.paths {
         let bytes = std::fs::read(images.root.join(path)).unwrap();
         let rgb = decode_rgb(&bytes, DecodeLimits::default()).unwrap();
         for (case, (file, _)) in cases.iter().zip(&mut outputs) {
-            let input = resize_for_input(&rgb, &case.recipe, &mut resizer)
+            let input = resize_for_input(&rgb, &case.recipe)
                 .unwrap_or_else(|e| panic!("{path}, {}: {e}", case.name));
             assert_eq!(input.len(), case.recipe.input_bytes(), "{}", case.name);
             file.write_all(&input).unwrap();
@@ -150,20 +150,22 @@ fn compare(python: &Path, images: &Images, cases: &[Case]) -> Vec<Value> {
     stats
 }
 
-/// The JPEG decoders differ by up to 3 levels (libjpeg-turbo vs zune-jpeg IDCT)
-/// and the two-pass resamplers round their intermediate rows differently, so
-/// bytes are not identical; the differences must stay rounding-sized.
-fn assert_close(images: &Images, stats: &[Value]) {
+/// Decoding (libjpeg-turbo, as in PIL) and resampling (Pillow's fixed-point
+/// passes, in Pillow's order) reproduce the reference to the bit: every image of
+/// every case is identical.
+fn assert_identical(images: &Images, stats: &[Value]) {
     for stat in stats {
+        let differing: Vec<(&String, &Value)> = stat["worst_by_path"]
+            .as_object()
+            .expect("worst_by_path")
+            .iter()
+            .filter(|(_, worst)| worst.as_u64() != Some(0))
+            .collect();
         assert!(
-            stat["mean_abs"].as_f64().unwrap() < 0.3,
-            "{}: mean difference too large: {stat}",
-            images.label
-        );
-        assert!(
-            stat["fraction_over_2"].as_f64().unwrap() < 0.002,
-            "{}: too many pixels off by more than 2: {stat}",
-            images.label
+            differing.is_empty(),
+            "{} ({}): images differ from the reference (largest difference each): {differing:?}",
+            images.label,
+            stat["name"]
         );
     }
 }
@@ -177,7 +179,7 @@ fn check(cases: &[Case]) {
     let mut sets = vec![odd_images(&python, odd_dir.path())];
     sets.extend(hymenoptera());
     for images in &sets {
-        assert_close(images, &compare(&python, images, cases));
+        assert_identical(images, &compare(&python, images, cases));
     }
 }
 
@@ -203,6 +205,19 @@ fn torchvision_bilinear_crop_at_an_odd_size_matches_pil() {
         255,
         241,
         Interpolation::Bilinear,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+    )
+    .unwrap();
+    check(&[torchvision_case(recipe)]);
+}
+
+#[test]
+fn torchvision_nearest_crop_matches_pil() {
+    let recipe = torchvision_recipe(
+        256,
+        224,
+        Interpolation::Nearest,
         IMAGENET_MEAN,
         IMAGENET_STD,
     )

@@ -88,18 +88,17 @@ pub fn run_batches(
         let decode_nanos = &decode_nanos;
         let turn = &turn;
         scope.spawn(move || {
-            work.par_iter().enumerate().for_each_init(
-                || (sender.clone(), fast_image_resize::Resizer::new()),
-                |(sender, resizer), (index, item)| {
+            work.par_iter()
+                .enumerate()
+                .for_each_with(sender, |sender, (index, item)| {
                     let shared = turn.read().unwrap_or_else(|e| e.into_inner());
                     let began = Instant::now();
-                    let prepared = prepare(item, index, recipes, limits, resizer);
+                    let prepared = prepare(item, index, recipes, limits);
                     drop(shared);
                     decode_nanos.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     // A closed channel means the consumer stopped on an error.
                     let _ = sender.send(prepared);
-                },
-            );
+                });
         });
 
         let mut pending: Vec<Vec<(usize, Vec<u8>)>> = vec![Vec::new(); backbones.len()];
@@ -183,7 +182,6 @@ fn prepare(
     index: usize,
     recipes: &[contract::Preprocessing],
     limits: DecodeLimits,
-    resizer: &mut fast_image_resize::Resizer,
 ) -> Result<Prepared, (usize, String)> {
     let reject = |reason: String| (index, reason);
     let bytes = item
@@ -202,7 +200,7 @@ fn prepare(
         if !item.needs[b] || inputs[b].is_some() {
             continue;
         }
-        let input = resize_for_input(&rgb, recipe, resizer).map_err(|e| reject(e.to_string()))?;
+        let input = resize_for_input(&rgb, recipe).map_err(|e| reject(e.to_string()))?;
         for other in b + 1..recipes.len() {
             if item.needs[other] && recipes[other] == *recipe {
                 inputs[other] = Some(input.clone());

@@ -40,6 +40,7 @@ pub enum DecodeError {
 }
 
 /// Decodes any supported image to 8-bit RGB with its EXIF orientation applied.
+/// JPEGs are decoded by libjpeg-turbo, PIL's decoder, to the same bytes.
 /// Grayscale, palette, alpha (dropped, as PIL's `convert("RGB")` does), CMYK and
 /// 16-bit inputs all end as RGB8.
 pub fn decode_rgb(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, DecodeError> {
@@ -78,9 +79,37 @@ pub fn decode_rgb(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Decode
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    // JPEG: PIL's own decoder (libjpeg-turbo) for the bytes PIL gives; CMYK and
+    // YCCK files, which it does not turn into RGB, go through the image crate.
+    let turbo = if format == image::ImageFormat::Jpeg {
+        super::jpeg::decode(bytes).map_err(|reason| DecodeError::Corrupt {
+            format: format_name.clone(),
+            reason,
+        })?
+    } else {
+        None
+    };
+    let mut image = match turbo {
+        Some(rgb) => DynamicImage::ImageRgb8(rgb),
+        None => DynamicImage::from_decoder(decoder).map_err(corrupt)?,
+    };
     image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok(rgb8_like_pil(image))
+}
+
+/// 8-bit RGB as PIL's `convert("RGB")` makes it: 16-bit colour keeps each
+/// sample's high byte (PIL's `RGB;16B` unpacker), where the image crate would
+/// round to the nearest 8-bit level.
+fn rgb8_like_pil(image: DynamicImage) -> RgbImage {
+    match image {
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgba16(_) => {
+            let wide = image.into_rgb16();
+            let (width, height) = wide.dimensions();
+            let bytes = wide.as_raw().iter().map(|&v| (v >> 8) as u8).collect();
+            RgbImage::from_raw(width, height, bytes).expect("one byte per 16-bit sample")
+        }
+        other => other.into_rgb8(),
+    }
 }
 
 /// The JPEG decoder fills a truncated scan with grey, as libjpeg does; PIL (the

@@ -1,12 +1,12 @@
 //! One decoded image to the recipe's `height × width × 3` input, the way timm's
 //! evaluation transform (`transforms_imagenet_eval`) and torchvision do it on a
 //! PIL image: resize to the mode's target, then center-crop (and, for `border`,
-//! pad) to the input size.
+//! pad) to the input size. Only the cropped part of the resize is computed.
 
 use contract::{Interpolation, Preprocessing, PreprocessingError, ResizeMode};
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
+
+use super::resample::{resize_region, Filter, Pixels, Region};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResizeError {
@@ -24,8 +24,6 @@ pub enum ResizeError {
         target_width: u32,
         target_height: u32,
     },
-    #[error("resize failed: {0}")]
-    Resize(String),
 }
 
 /// torchvision's `Resize(int)`: the shorter side becomes `size`, the longer one
@@ -111,18 +109,11 @@ fn resize_target(
     })
 }
 
-/// PIL resamples with filters widened by the scale factor when downscaling
-/// (antialiasing); fast_image_resize's convolution does the same.
-fn algorithm(recipe: &Preprocessing) -> ResizeAlg {
-    let filter = match recipe.interpolation {
-        Interpolation::Nearest => return ResizeAlg::Nearest,
-        Interpolation::Bilinear => FilterType::Bilinear,
-        Interpolation::Bicubic => FilterType::CatmullRom,
-    };
-    if recipe.antialias {
-        ResizeAlg::Convolution(filter)
-    } else {
-        ResizeAlg::Interpolation(filter)
+fn filter(recipe: &Preprocessing) -> Filter {
+    match recipe.interpolation {
+        Interpolation::Nearest => Filter::Nearest,
+        Interpolation::Bilinear => Filter::Bilinear,
+        Interpolation::Bicubic => Filter::Bicubic,
     }
 }
 
@@ -153,61 +144,47 @@ fn span(full: u32, out: u32) -> Span {
     }
 }
 
-/// Center-crops (and pads with `fill` where the image is smaller) RGB bytes of
-/// `width × height` to `out_width × out_height`.
-fn crop_or_pad(
-    pixels: &[u8],
-    (width, height): (u32, u32),
-    (out_width, out_height): (u32, u32),
-    fill: [u8; 3],
-) -> Vec<u8> {
-    let (columns, rows) = (span(width, out_width), span(height, out_height));
-    let mut out = fill.repeat(out_width as usize * out_height as usize);
-    let (row_bytes, out_row_bytes) = (width as usize * 3, out_width as usize * 3);
-    for row in 0..rows.length {
-        let from = (rows.source + row) * row_bytes + columns.source * 3;
-        let to = (rows.destination + row) * out_row_bytes + columns.destination * 3;
-        out[to..to + columns.length * 3].copy_from_slice(&pixels[from..from + columns.length * 3]);
-    }
-    out
-}
-
 /// Resizes (and crops or pads) an RGB image to the recipe's input, returned as
-/// `input_height × input_width × 3` bytes, row-major, channels last.
-pub fn resize_for_input(
-    rgb: &RgbImage,
-    recipe: &Preprocessing,
-    resizer: &mut Resizer,
-) -> Result<Vec<u8>, ResizeError> {
+/// `input_height × input_width × 3` bytes, row-major, channels last. The bytes are
+/// Pillow's (see `resample`).
+pub fn resize_for_input(rgb: &RgbImage, recipe: &Preprocessing) -> Result<Vec<u8>, ResizeError> {
     recipe.validate()?;
     let (width, height) = rgb.dimensions();
     if width == 0 || height == 0 {
         return Err(ResizeError::EmptyImage { width, height });
     }
     let (target_width, target_height) = resize_target(width, height, recipe)?;
-    let source = ImageRef::new(width, height, rgb.as_raw(), PixelType::U8x3)
-        .map_err(|e| ResizeError::Resize(e.to_string()))?;
-    let mut resized = Image::new(target_width, target_height, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(algorithm(recipe));
-    resizer
-        .resize(&source, &mut resized, &options)
-        .map_err(|e| ResizeError::Resize(e.to_string()))?;
-    let output = (recipe.input_width(), recipe.input_height());
-    if (target_width, target_height) == output {
-        return Ok(resized.into_vec());
-    }
+    let (out_width, out_height) = (recipe.input_width(), recipe.input_height());
     // torchvision's CenterCrop pads with 0 (never needed after `crop` or
     // `squash`, whose targets cover the input); timm's border pads with the mean.
     let fill = match recipe.resize_mode {
         ResizeMode::Border => border_fill(recipe.mean),
         _ => [0; 3],
     };
-    Ok(crop_or_pad(
-        resized.buffer(),
-        (target_width, target_height),
-        output,
-        fill,
-    ))
+    let (columns, rows) = (
+        span(target_width, out_width),
+        span(target_height, out_height),
+    );
+    let mut out = fill.repeat(out_width as usize * out_height as usize);
+    let out_row_bytes = out_width as usize * 3;
+    resize_region(
+        Pixels {
+            bytes: rgb.as_raw(),
+            width: width as usize,
+            height: height as usize,
+        },
+        (target_width as usize, target_height as usize),
+        filter(recipe),
+        recipe.antialias,
+        Region {
+            columns: columns.source..columns.source + columns.length,
+            rows: rows.source..rows.source + rows.length,
+            out_offset: rows.destination * out_row_bytes + columns.destination * 3,
+            out: &mut out,
+            out_row_bytes,
+        },
+    );
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -233,15 +210,19 @@ mod tests {
 
     #[test]
     fn a_short_axis_is_padded_floor_half_before_and_a_long_one_cropped_at_the_center() {
-        // 2 wide, 5 tall into 5 wide, 2 tall: columns padded 1 before, 2 after;
-        // rows cropped from round(3 / 2) = 2 (half to even).
-        let pixels: Vec<u8> = (0..10u8).flat_map(|p| [p, p, p]).collect();
-        let out = crop_or_pad(&pixels, (2, 5), (5, 2), [9, 8, 7]);
-        let fill = [9, 8, 7];
-        let expected: Vec<u8> = [
-            fill, [4; 3], [5; 3], fill, fill, fill, [6; 3], [7; 3], fill, fill,
-        ]
-        .concat();
-        assert_eq!(out, expected);
+        // 2 into 5: padded 1 before (and 2 after); 5 into 2: cropped from
+        // round(3 / 2) = 2 (half to even).
+        let padded = span(2, 5);
+        assert_eq!(
+            (padded.source, padded.destination, padded.length),
+            (0, 1, 2)
+        );
+        let cropped = span(5, 2);
+        assert_eq!(
+            (cropped.source, cropped.destination, cropped.length),
+            (2, 0, 2)
+        );
+        let odd = span(8, 5);
+        assert_eq!((odd.source, odd.destination, odd.length), (2, 0, 5));
     }
 }

@@ -10,7 +10,8 @@ BIN holds our HWC uint8 inputs, one per path in order. REF is either
   {"timm": {"img_size": [H, W], "crop_pct": ..., "crop_mode": ..., "interpolation": ...}}
                            (timm's own transforms_imagenet_eval, up to the tensor).
 Each image is opened once for all cases. Prints a JSON list of per-case
-statistics of the per-pixel differences.
+statistics of the per-pixel differences, and each image's largest difference
+("worst_by_path").
 """
 import json
 import sys
@@ -93,4 +94,5 @@ print(json.dumps([{
     "fraction_differing": case["differing"] / case["count"],
     "fraction_over_2": case["over_two"] / case["count"],
     "images_with_max_over_2": sum(1 for w in case["worst"] if w > 2),
+    "worst_by_path": dict(zip(paths, case["worst"])),
 } for case in cases]))

@@ -13,6 +13,13 @@ use serde::Serialize;
 use crate::meta::{FeatureMeta, FORMAT_VERSION};
 use crate::preprocessing::Preprocessing;
 
+/// The revision of the code that turns image bytes into a backbone's input
+/// (decoder and resampler). The same recipe gave other pixels in another
+/// revision, so cached rows from it are not the same features. 2: libjpeg-turbo
+/// and Pillow's resampler, PIL's bytes exactly (1: zune-jpeg and
+/// fast_image_resize, within a few levels).
+pub const PIXELS_REVISION: u32 = 2;
+
 /// What makes features the same (see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FeatureIdentity {
@@ -26,12 +33,13 @@ pub struct FeatureIdentity {
 }
 
 impl FeatureIdentity {
-    /// A hex digest naming these features: the feature cache's folder key.
-    /// (Its input is the JSON the cache has always hashed, so caches written
-    /// before this type existed stay valid.)
+    /// A hex digest naming these features: the feature cache's folder key. It
+    /// also names the pixel pipeline's revision ([`PIXELS_REVISION`]), so rows
+    /// decoded and resized by an earlier effprobe are not reused.
     pub fn fingerprint(&self) -> String {
         let identity = serde_json::json!({
             "format_version": FORMAT_VERSION,
+            "pixels_revision": PIXELS_REVISION,
             "variant": self.model,
             "feature_dim": self.feature_dim,
             "feature_layer": self.feature_layer,

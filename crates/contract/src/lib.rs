@@ -50,7 +50,7 @@ mod writer;
 
 pub use error::FeatureFileError;
 pub use head_file::{HeadFile, HeadFileError};
-pub use identity::FeatureIdentity;
+pub use identity::{FeatureIdentity, PIXELS_REVISION};
 pub use meta::{FeatureMeta, WeightsIdentity, FORMAT_VERSION};
 pub use metrics::HeadMetrics;
 pub use preprocessing::{Interpolation, Preprocessing, PreprocessingError, ResizeMode};

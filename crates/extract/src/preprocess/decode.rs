@@ -115,11 +115,34 @@ fn rgb8_like_pil(image: DynamicImage) -> RgbImage {
 /// The JPEG decoder fills a truncated scan with grey, as libjpeg does; PIL (the
 /// reference) refuses such files, and so do we. In entropy-coded data every 0xFF
 /// is followed by 0x00 or a restart marker, so an end-of-image marker (FFD9)
-/// after the last start-of-scan (FFDA) means the scan completed.
+/// after the last start-of-scan (FFDA) means the scan completed. Said the cheap
+/// way round: some scan starts, and none starts after the last end-of-image
+/// (found from the end, where it is in a complete file).
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    match last_scan {
-        Some(start) => bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]),
-        None => false,
+    let is = |marker: u8| move |w: &[u8]| w == [0xFF, marker];
+    let Some(end) = bytes.windows(2).rposition(is(0xD9)) else {
+        return false;
+    };
+    bytes.windows(2).any(is(0xDA)) && !bytes[end..].windows(2).any(is(0xDA))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_is_complete;
+
+    #[test]
+    fn a_scan_must_end_after_the_last_one_starts_even_behind_a_thumbnail() {
+        // SOI, an APP1 holding a whole thumbnail (its own SOS ... EOI), then the
+        // main image's SOS and entropy-coded data.
+        let head = [
+            0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0xD9, 0xFF, 0xDA, 3, 4,
+        ];
+        assert!(!jpeg_is_complete(&head), "main scan cut off");
+        assert!(jpeg_is_complete(&[&head[..], &[5, 0xFF, 0xD9]].concat()));
+        assert!(
+            !jpeg_is_complete(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            "no scan at all"
+        );
+        assert!(!jpeg_is_complete(&[0xFF, 0xD8, 0xFF, 0xDA, 1]), "no end");
     }
 }

@@ -108,6 +108,38 @@ fn bad_inputs_are_refused_with_the_reason() {
     ));
 }
 
+/// libjpeg warns about bytes between a scan's data and the next marker ("Corrupt
+/// JPEG data: N extraneous bytes before marker 0xd9"), as many real photos have;
+/// TurboJPEG reports that as a failure after decoding every pixel. PIL keeps such
+/// an image, and so do we, with the same pixels.
+#[test]
+fn a_jpeg_that_only_makes_libjpeg_warn_decodes() {
+    let mut jpeg = Vec::new();
+    image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let clean = decode_rgb(&jpeg, DecodeLimits::default()).unwrap();
+    let end = jpeg.len() - 2;
+    assert_eq!(
+        jpeg[end..],
+        [0xFF, 0xD9],
+        "ends with its end-of-image marker"
+    );
+    // Junk between the scan's data and EOI: more bytes than libjpeg's bit buffer
+    // reads ahead, so it skips the rest to find the marker, and warns.
+    let noisy = [&jpeg[..end], &[0x12; 32][..], &jpeg[end..]].concat();
+    let decoded =
+        decode_rgb(&noisy, DecodeLimits::default()).unwrap_or_else(|e| panic!("refused: {e}"));
+    assert_eq!(decoded.dimensions(), clean.dimensions());
+    assert!(
+        decoded.as_raw() == clean.as_raw(),
+        "the junk after the scan changed pixels"
+    );
+}
+
 #[test]
 fn torchvision_resize_and_crop_arithmetic() {
     // Resize(size) truncates the longer side: int(256 * 500 / 375) = 341.

@@ -4,8 +4,9 @@
 //!
 //! Bilinear and bicubic (a = -0.5) are separable convolutions, antialiased when
 //! downscaling (the kernel widened by the scale), with weights normalised in f64,
-//! rounded to 22-bit fixed point, and two passes: horizontal first, its rows
-//! rounded and clipped to u8, then vertical. Nearest takes the source pixel under
+//! rounded to 22-bit fixed point, and two passes in Pillow 13's order (see
+//! `resize_region`), the first one's output rounded and clipped to u8 before the
+//! second reads it. Nearest takes the source pixel under
 //! each output pixel's center, stepping the coordinate by repeated addition as
 //! Pillow's affine scaler does.
 //!

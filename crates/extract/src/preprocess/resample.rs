@@ -397,6 +397,32 @@ fn nearest(source: Pixels, (width, height): (usize, usize), region: Region) {
 mod tests {
     use super::*;
 
+    /// `columns × rows` of `source` resized (antialiased) to `target`, packed.
+    fn resized(
+        source: Pixels,
+        target: (usize, usize),
+        filter: Filter,
+        columns: Range<usize>,
+        rows: Range<usize>,
+    ) -> Vec<u8> {
+        let out_row_bytes = columns.len() * 3;
+        let mut out = vec![0; out_row_bytes * rows.len()];
+        resize_region(
+            source,
+            target,
+            filter,
+            true,
+            Region {
+                columns,
+                rows,
+                out: &mut out,
+                out_offset: 0,
+                out_row_bytes,
+            },
+        );
+        out
+    }
+
     #[test]
     fn weights_of_each_output_sum_to_one_in_fixed_point() {
         for (in_size, out_size) in [(500, 256), (256, 500), (7, 3), (3, 7), (100, 100)] {
@@ -421,21 +447,7 @@ mod tests {
             width: 5,
             height: 4,
         };
-        let mut out = vec![0; bytes.len()];
-        resize_region(
-            source,
-            (5, 4),
-            Filter::Bicubic,
-            true,
-            Region {
-                columns: 0..5,
-                rows: 0..4,
-                out: &mut out,
-                out_offset: 0,
-                out_row_bytes: 15,
-            },
-        );
-        assert_eq!(out, bytes);
+        assert_eq!(resized(source, (5, 4), Filter::Bicubic, 0..5, 0..4), bytes);
     }
 
     #[test]
@@ -453,35 +465,9 @@ mod tests {
         for (target, filter) in [(20, 13), (30, 8)].into_iter().flat_map(|target| {
             [Filter::Nearest, Filter::Bilinear, Filter::Bicubic].map(|filter| (target, filter))
         }) {
-            let mut whole = vec![0; target.0 * target.1 * 3];
-            resize_region(
-                source,
-                target,
-                filter,
-                true,
-                Region {
-                    columns: 0..target.0,
-                    rows: 0..target.1,
-                    out: &mut whole,
-                    out_offset: 0,
-                    out_row_bytes: target.0 * 3,
-                },
-            );
+            let whole = resized(source, target, filter, 0..target.0, 0..target.1);
             let (columns, rows) = (3..17, 2..7);
-            let mut part = vec![0; columns.len() * rows.len() * 3];
-            resize_region(
-                source,
-                target,
-                filter,
-                true,
-                Region {
-                    columns: columns.clone(),
-                    rows: rows.clone(),
-                    out: &mut part,
-                    out_offset: 0,
-                    out_row_bytes: columns.len() * 3,
-                },
-            );
+            let part = resized(source, target, filter, columns.clone(), rows.clone());
             for (index, y) in rows.clone().enumerate() {
                 let expected = &whole[(y * target.0 + columns.start) * 3..][..columns.len() * 3];
                 let row = &part[index * columns.len() * 3..][..columns.len() * 3];

@@ -62,6 +62,17 @@ pub fn display_name(variant: &str) -> String {
     }
 }
 
+/// The scaling family of a native network's display name (`EfficientNet-B3` →
+/// `EfficientNet-B`, `EfficientNet-Lite0` → `EfficientNet-Lite`): sizes of one
+/// design, which a plot may join by a line. `None` for any other backbone (an
+/// exported module is named by its timm architecture, and names do not say which
+/// architectures form a family).
+pub fn scaling_family(model: &str) -> Option<&str> {
+    let family = model.trim_end_matches(|c: char| c.is_ascii_digit());
+    (family.len() < model.len() && matches!(family, "EfficientNet-B" | "EfficientNet-Lite"))
+        .then_some(family)
+}
+
 /// `b0` → `B0`, `lite2` → `Lite2`: for axis labels.
 pub fn short_name(variant: &str) -> String {
     display_name(variant)

@@ -112,7 +112,8 @@ impl PlotKind {
                 table.evaluation_split()
             ),
             PlotKind::AccuracyVsParameters => {
-                "Each point a run; x the backbone's parameters in millions.".into()
+                "Each point a run; x the backbone's parameters in millions; a line joins the sizes of one \
+                 family (EfficientNet B0..B7, Lite0..Lite4), other backbones stand alone.".into()
             }
             PlotKind::History => format!(
                 "One panel per run: train and validation (selection split) loss on the left axis (log when it spans decades), accuracy on the right. Adam: per epoch; L-BFGS: per iteration{}; after --sweep-l2 auto, the chosen strength's run before its refit.",

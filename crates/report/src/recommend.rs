@@ -130,8 +130,14 @@ pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
         Some(_) => format!("{} runs", head_label(&best.head)),
         None => format!("{} heads", head_label(&best.head)),
     };
+    let worth = if front.len() == 1 {
+        "the model worth its extraction cost (the Pareto front of {split} loss against it) is"
+    } else {
+        "the models worth their extraction cost (the Pareto front of {split} loss against it) are"
+    }
+    .replace("{split}", split);
     let mut text = format!(
-        "Among the {kind}, the models worth their extraction cost (the Pareto front of {split} loss against it) are {}.",
+        "Among the {kind}, {worth} {}.",
         front
             .iter()
             .map(|&i| describe(rows[i]))
@@ -173,6 +179,9 @@ pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
                 )
             });
         }
+        Some((_, None)) if by_cost.first().is_some_and(|r| r.run == best.run) => {
+            text.push_str(&format!(" It is also the cheapest: choose {}.", best.model))
+        }
         Some((_, None)) => text.push_str(&format!(
             " Every cheaper model's accuracy is distinguishable from it (McNemar p < {}): choose {}.",
             stats::ALPHA,
@@ -188,4 +197,60 @@ pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
         cheapest_equivalent,
         text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An L-BFGS run over 20 test images, right on the first `right` of them.
+    fn run(name: &str, extraction_seconds: f64, test_loss: f64, right: usize) -> Row {
+        Row {
+            run: name.into(),
+            model: format!("Model-{name}"),
+            head: "lbfgs".into(),
+            extraction_seconds: Some(extraction_seconds),
+            test_loss,
+            test_accuracy: right as f64 / 20.0,
+            hits: (0..20).map(|i| (format!("image{i}"), i < right)).collect(),
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn the_cheapest_run_with_the_lowest_loss_is_chosen_as_such() {
+        let rows = [run("a", 1.0, 0.1, 19), run("b", 5.0, 0.3, 12)];
+        let recommendation = recommend(&rows, "test").unwrap();
+        assert_eq!(recommendation.best, "a");
+        assert_eq!(recommendation.front, ["a"]);
+        assert!(
+            recommendation.text.starts_with(
+                "Among the L-BFGS heads, the model worth its extraction cost (the Pareto front of test loss against it) is Model-a"
+            ),
+            "{}",
+            recommendation.text
+        );
+        assert!(
+            recommendation.text.ends_with(
+                " The lowest loss is Model-a's. It is also the cheapest: choose Model-a."
+            ),
+            "{}",
+            recommendation.text
+        );
+    }
+
+    #[test]
+    fn a_cheaper_run_the_test_set_tells_apart_is_named_as_beaten() {
+        // b: 20 of 20 right, a: 8 of 20; McNemar on 12 discordant images, p < 0.05.
+        let rows = [run("a", 1.0, 0.6, 8), run("b", 5.0, 0.1, 20)];
+        let recommendation = recommend(&rows, "test").unwrap();
+        assert_eq!(recommendation.front, ["a", "b"]);
+        assert!(
+            recommendation.text.ends_with(
+                "Every cheaper model's accuracy is distinguishable from it (McNemar p < 0.05): choose Model-b."
+            ),
+            "{}",
+            recommendation.text
+        );
+    }
 }

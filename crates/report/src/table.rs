@@ -44,7 +44,7 @@ pub enum ParameterSource {
     ReferenceTable,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Row {
     /// The run folder's name.
     pub run: String,

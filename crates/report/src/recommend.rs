@@ -131,11 +131,12 @@ pub fn recommend(all: &[Row], split: &str) -> Option<Recommendation> {
         None => format!("{} heads", head_label(&best.head)),
     };
     let worth = if front.len() == 1 {
-        "the model worth its extraction cost (the Pareto front of {split} loss against it) is"
+        format!(
+            "the model worth its extraction cost (the Pareto front of {split} loss against it) is"
+        )
     } else {
-        "the models worth their extraction cost (the Pareto front of {split} loss against it) are"
-    }
-    .replace("{split}", split);
+        format!("the models worth their extraction cost (the Pareto front of {split} loss against it) are")
+    };
     let mut text = format!(
         "Among the {kind}, {worth} {}.",
         front

@@ -397,6 +397,14 @@ fn nearest(source: Pixels, (width, height): (usize, usize), region: Region) {
 mod tests {
     use super::*;
 
+    /// RGB bytes of `width × height` with detail at every scale: byte `v` is
+    /// `(v × step + v / drift) mod 256`.
+    fn texture(width: usize, height: usize, step: usize, drift: usize) -> Vec<u8> {
+        (0..width * height * 3)
+            .map(|v| ((v * step + v / drift) % 256) as u8)
+            .collect()
+    }
+
     /// `columns × rows` of `source` resized (antialiased) to `target`, packed.
     fn resized(
         source: Pixels,
@@ -453,9 +461,7 @@ mod tests {
     #[test]
     fn a_region_equals_the_same_region_of_the_whole_resize() {
         let (width, height) = (37, 23);
-        let bytes: Vec<u8> = (0..width * height * 3)
-            .map(|v| ((v * 31 + v / 7) % 256) as u8)
-            .collect();
+        let bytes = texture(width, height, 31, 7);
         let source = Pixels {
             bytes: &bytes,
             width,
@@ -479,9 +485,7 @@ mod tests {
     #[test]
     fn the_dispatched_passes_give_the_portable_bytes() {
         let (width, height) = (61, 45);
-        let bytes: Vec<u8> = (0..width * height * 3)
-            .map(|v| ((v * 131 + v / 11) % 256) as u8)
-            .collect();
+        let bytes = texture(width, height, 131, 11);
         let plane = Plane {
             bytes: &bytes,
             stride: width * 3,
